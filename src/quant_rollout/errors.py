@@ -1,0 +1,77 @@
+"""The one exception hierarchy of quant-rollout.
+
+Every error the library raises on purpose is a :class:`RolloutError`. Errors about
+bad input (configuration, trades, state files) also subclass :class:`ValueError`,
+so callers that already catch ``ValueError`` keep working. Messages quote the
+offending value with ``!r`` and say what to do.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClockError",
+    "ConfigError",
+    "CorruptStateError",
+    "HistoryError",
+    "InvalidTradeError",
+    "LockTimeoutError",
+    "OperatorRefusedError",
+    "RolloutError",
+    "StateError",
+    "TradeFileError",
+    "UnknownSchemaError",
+]
+
+
+class RolloutError(Exception):
+    """Base class of every error quant-rollout raises on purpose."""
+
+
+class ConfigError(RolloutError, ValueError):
+    """A stage, gate, kill switch or rollout setting is invalid.
+
+    Raised when the object is built, never at tick time, so a bad configuration
+    fails when the bot starts rather than at 3 a.m.
+    """
+
+
+class InvalidTradeError(RolloutError, ValueError):
+    """A trade cannot be used as evidence (NaN pnl, negative size, bad timestamp, ...)."""
+
+
+class TradeFileError(RolloutError, ValueError):
+    """A trade-history file (CSV, JSON lines, freqtrade) cannot be read.
+
+    The message names the file, the row or line number, the column and the value.
+    """
+
+
+class StateError(RolloutError):
+    """The persisted rollout state cannot be used. The file is left untouched."""
+
+
+class CorruptStateError(StateError, ValueError):
+    """The state file is unreadable, truncated, or holds values of the wrong kind."""
+
+
+class UnknownSchemaError(CorruptStateError):
+    """The state file was written by a newer quant-rollout (unknown ``schema_version``)."""
+
+
+class HistoryError(StateError, ValueError):
+    """The history log is malformed or its hash chain is broken."""
+
+
+class ClockError(RolloutError, ValueError):
+    """The injected clock went backwards past the last recorded transition."""
+
+
+class LockTimeoutError(StateError):
+    """Another process held the state lock for longer than the allowed wait."""
+
+
+class OperatorRefusedError(RolloutError):
+    """An operator verb cannot be carried out in the rollout's current state.
+
+    For example ``promote`` while the kill switch is latched. Nothing was changed.
+    """
