@@ -97,9 +97,7 @@ def parse_instant(value: object) -> int:
         return round(value * _US_PER_S)
     if isinstance(value, str):
         return _parse_iso(value)
-    raise ValueError(
-        f"timestamp must be ISO-8601 text, a datetime or Unix seconds, got {value!r}"
-    )
+    raise ValueError(f"timestamp must be ISO-8601 text, a datetime or Unix seconds, got {value!r}")
 
 
 def to_datetime(instant_us: int) -> datetime:

@@ -1,0 +1,60 @@
+"""quant-rollout: staged rollouts for live trading bots.
+
+Gates decide when a parameter change may advance a stage, a veto window gives a
+human the last word, a kill switch reverts to the baseline when the new stage
+loses, state survives crashes, and every transition is recorded in a hash-chained
+history. See the README for usage.
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .clock import ManualClock
+from .errors import (
+    ClockError,
+    ConfigError,
+    CorruptStateError,
+    HistoryError,
+    InvalidTradeError,
+    LockTimeoutError,
+    OperatorRefusedError,
+    RolloutError,
+    StateError,
+    TradeFileError,
+    UnknownSchemaError,
+)
+from .gates import Gate, GateVerdict
+from .kill import KillSwitch
+from .machine import RolloutAction, RolloutDecision, Stage
+from .metrics import Metrics, compute_metrics
+from .rollout import Rollout, RolloutStatus
+from .state import RolloutState
+from .trades import TradeOutcome
+
+__all__ = [
+    "ClockError",
+    "ConfigError",
+    "CorruptStateError",
+    "Gate",
+    "GateVerdict",
+    "HistoryError",
+    "InvalidTradeError",
+    "KillSwitch",
+    "LockTimeoutError",
+    "ManualClock",
+    "Metrics",
+    "OperatorRefusedError",
+    "Rollout",
+    "RolloutAction",
+    "RolloutDecision",
+    "RolloutError",
+    "RolloutState",
+    "RolloutStatus",
+    "Stage",
+    "StateError",
+    "TradeFileError",
+    "TradeOutcome",
+    "UnknownSchemaError",
+    "__version__",
+    "compute_metrics",
+]

@@ -1,0 +1,332 @@
+"""The shell around the pure state machine: load, decide, save, record.
+
+:class:`Rollout` reads "now" from its one clock, takes the store's lock, loads the
+state, brings the current stage's evidence up to date, asks
+:func:`~quant_rollout.machine.decide` (or :func:`~quant_rollout.machine.operate`)
+what to do, and commits what changed: the history lines first, then the state file.
+A tick that changes nothing writes nothing.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence as _SequenceABC
+from dataclasses import dataclass
+from pathlib import Path
+from typing import (
+    Any,
+    Callable,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
+
+from .clock import Clock, read_clock, system_clock
+from .errors import ConfigError
+from .evidence import EvidenceFeed, StageEvidence
+from .gates import CriterionProgress, GateResult
+from .history import HistoryRecord, HistoryVerification
+from .kill import KillSwitch
+from .machine import (
+    OperatorResult,
+    Phase,
+    RolloutConfig,
+    RolloutDecision,
+    Stage,
+    days_since_stage_entry,
+    decide,
+    judge_gate,
+    operate,
+    phase_of,
+)
+from .metrics import Metrics
+from .state import RolloutState
+from .store import JsonFileStore, StateStore
+from .trades import format_instant, parse_instant
+
+__all__ = ["Rollout", "RolloutStatus"]
+
+
+@dataclass(frozen=True)
+class RolloutStatus:
+    """A read-only snapshot of a rollout, for dashboards, the CLI and alerts.
+
+    Times are ISO-8601 UTC text. ``metrics``, ``gate_progress`` and ``gate_result``
+    are filled only when :meth:`Rollout.status` was given the trades.
+    """
+
+    now: str
+    phase: Phase
+    stage: Stage
+    next_stage: Optional[Stage]
+    kill_switch_tripped: bool
+    kill_reason: Optional[str]
+    kill_timestamp: Optional[str]
+    advance_pending_to: Optional[int]
+    veto_deadline_unix: Optional[float]
+    veto_seconds_left: Optional[float]
+    paused: bool
+    evidence_since: Optional[str]
+    stage_entered_at: Optional[str]
+    started_at: Optional[str]
+    last_event: Optional[HistoryRecord]
+    state: RolloutState
+    metrics: Optional[Metrics] = None
+    gate_progress: Optional[Tuple[CriterionProgress, ...]] = None
+    gate_result: Optional[GateResult] = None
+
+
+def _clock_from_legacy(
+    clock: Optional[Clock],
+    clock_now_unix: Optional[Callable[[], float]],
+    clock_now_iso: Optional[Callable[[], str]],
+) -> Clock:
+    if clock is not None:
+        if clock_now_unix is not None or clock_now_iso is not None:
+            raise ConfigError(
+                "pass either clock= or the 0.1 clock_now_unix/clock_now_iso, not both"
+            )
+        return clock
+    if clock_now_unix is not None:
+        if clock_now_iso is not None:
+            warnings.warn(
+                "quant-rollout now reads time from one clock: clock_now_unix is used and "
+                "clock_now_iso is ignored; pass clock= instead",
+                DeprecationWarning,
+                stacklevel=4,
+            )
+        return clock_now_unix
+    if clock_now_iso is not None:
+        return clock_now_iso
+    return system_clock
+
+
+class Rollout:
+    """A staged rollout with gates, a veto window and a kill switch, persisted to disk.
+
+    Args:
+        stages: the stages; numbers must be unique and include 0 (the baseline).
+        kill_switch: trips on the current stage's live results and reverts to stage 0.
+        state_path: the JSON state file; the history goes beside it
+            (``rollout_state.history.jsonl``) and a ``.lock`` sidecar serialises every
+            read-modify-write across processes. Not needed when ``store`` is given.
+        veto_window_seconds: time a human has to veto an automatic advance; 0 advances
+            at once.
+        clock_now_unix, clock_now_iso: quant-rollout 0.1's clocks, still accepted; use
+            ``clock``.
+        clock: the one source of "now": a callable returning an aware ``datetime``,
+            Unix seconds or ISO text (default: the system clock).
+        store: where state lives instead of ``state_path`` (e.g. a
+            :class:`~quant_rollout.store.MemoryStore` for replays).
+        lock_timeout: seconds to wait for another process's lock before
+            :class:`~quant_rollout.errors.LockTimeoutError`.
+
+    Raises:
+        ConfigError: any invalid stage, gate, kill switch or setting, naming the field.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[Stage],
+        kill_switch: KillSwitch,
+        state_path: Union[str, Path, None] = None,
+        veto_window_seconds: float = 1800,
+        clock_now_unix: Optional[Callable[[], float]] = None,
+        clock_now_iso: Optional[Callable[[], str]] = None,
+        *,
+        clock: Optional[Clock] = None,
+        store: Optional[StateStore] = None,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        self.config = RolloutConfig(tuple(stages), kill_switch, veto_window_seconds)
+        if (state_path is None) == (store is None):
+            raise ConfigError("give exactly one of state_path (a JSON file) or store")
+        self.state_path: Optional[Path] = None
+        if store is None:
+            assert state_path is not None
+            self.state_path = Path(state_path).expanduser()
+            store = JsonFileStore(self.state_path, lock_timeout=lock_timeout)
+        self.store: StateStore = store
+        self.clock: Clock = _clock_from_legacy(clock, clock_now_unix, clock_now_iso)
+        self._feed = EvidenceFeed(self.config.recent_capacity, self.config.make_trackers)
+
+    # -- 0.1 attributes
+
+    @property
+    def stages(self) -> List[Stage]:
+        """The stages, sorted by number."""
+        return list(self.config.stages)
+
+    @property
+    def kill_switch(self) -> KillSwitch:
+        """The kill switch."""
+        return self.config.kill_switch
+
+    @property
+    def veto_window_seconds(self) -> float:
+        """Seconds a human has to veto an automatic advance."""
+        return self.config.veto_window_seconds
+
+    def __repr__(self) -> str:
+        return (
+            f"Rollout(stages={[s.num for s in self.config.stages]!r}, "
+            f"store={self.store.source!r}, veto_window_seconds={self.veto_window_seconds!r})"
+        )
+
+    # -- the tick
+
+    def tick(self, trades: Iterable[object]) -> RolloutDecision:
+        """Judge the trades and decide; call it about once a minute with all recent trades.
+
+        ``trades`` are :class:`~quant_rollout.TradeOutcome` (or mappings/objects with
+        ``pnl``, ``size`` and ``timestamp``), in any order. Only trades opened at or
+        after the current stage's evidence began count. A list that only grows at its
+        end costs only its new trades.
+
+        Raises:
+            InvalidTradeError: a bad trade, naming its index and value (nothing changes).
+            CorruptStateError, HistoryError: unusable state or history (file untouched).
+            ClockError: the clock went back past the last transition.
+            LockTimeoutError: another process held the lock too long.
+        """
+        seq = trades if isinstance(trades, _SequenceABC) else list(trades)
+        now = read_clock(self.clock)
+        with self.store.transaction() as txn:
+            state = txn.state
+            self.config.check_state(state, self.store.source)
+            evidence = self._evidence(seq, state)
+            step = decide(self.config, state, evidence, now)
+            txn.commit(step.transitions)
+        return step.decision
+
+    def _evidence(self, trades: Sequence[object], state: RolloutState) -> StageEvidence:
+        since = None if state.evidence_since is None else parse_instant(state.evidence_since)
+        return self._feed.evidence(trades, since, (state.current_stage, state.evidence_since))
+
+    # -- operator verbs
+
+    def operate(
+        self,
+        verb: str,
+        *,
+        note: str = "",
+        actor: Optional[str] = None,
+        to_stage: Optional[int] = None,
+    ) -> OperatorResult:
+        """Carry out an operator verb under the lock and record it; see the named verbs.
+
+        ``verb`` is ``veto``, ``clear_kill``, ``promote``, ``pause``, ``resume`` or
+        ``reset``. Returns ``applied=False`` with the reason when there is nothing to
+        act on (a veto with no pending advance); raises OperatorRefusedError when
+        the verb would be wrong now.
+        """
+        now = read_clock(self.clock)
+        with self.store.transaction() as txn:
+            self.config.check_state(txn.state, self.store.source)
+            result = operate(
+                self.config, txn.state, verb, now, note=note, actor=actor, to_stage=to_stage
+            )
+            txn.commit(result.transitions)
+        return result
+
+    def veto_pending_advance(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
+        """Cancel the pending advance. Its evidence does not count again: the stage's
+        evidence restarts now, so the gate must be met afresh (0.1 re-opened the same
+        window on the next tick). With nothing pending, changes nothing."""
+        return self.operate("veto", note=note, actor=actor).state
+
+    def clear_kill_switch(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
+        """Unlatch a tripped kill switch. The losses that tripped it do not count again:
+        stage 0's evidence restarts now. With no tripped switch, changes nothing."""
+        return self.operate("clear_kill", note=note, actor=actor).state
+
+    def reset(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
+        """Back to stage 0: no kill latch, no pending advance, not paused, evidence from now.
+        Recorded in the history, which is kept."""
+        return self.operate("reset", note=note, actor=actor).state
+
+    def promote(
+        self, to_stage: Optional[int] = None, *, note: str = "", actor: Optional[str] = None
+    ) -> RolloutState:
+        """Advance now (to the next stage, or ``to_stage``), skipping gate and window.
+
+        Raises OperatorRefusedError while the kill switch is latched, at the last
+        stage, or for a stage that is not ahead of the current one.
+        """
+        return self.operate("promote", note=note, actor=actor, to_stage=to_stage).state
+
+    def pause(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
+        """Stop automatic advances (a pending advance is cancelled); the kill switch
+        keeps running. Raises OperatorRefusedError when already paused."""
+        return self.operate("pause", note=note, actor=actor).state
+
+    def resume(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
+        """Allow automatic advances again. Raises OperatorRefusedError when not paused."""
+        return self.operate("resume", note=note, actor=actor).state
+
+    # -- reading
+
+    def status(self, trades: Optional[Iterable[object]] = None) -> RolloutStatus:
+        """A read-only snapshot; with ``trades``, also the progress toward the next gate.
+
+        Writes nothing (a state behind its history is rolled forward in memory only).
+        """
+        now = read_clock(self.clock)
+        state, last = self.store.read()
+        self.config.check_state(state, self.store.source)
+        stage = self.config.stage(state.current_stage)
+        nxt = self.config.next_stage(state.current_stage)
+        deadline = state.advance_veto_deadline_unix
+        metrics = progress = result = None
+        if trades is not None:
+            seq = trades if isinstance(trades, _SequenceABC) else list(trades)
+            evidence = self._evidence(seq, state)
+            metrics = evidence.metrics()
+            target = (
+                self.config.stage(state.advance_pending_to)
+                if state.advance_pending_to is not None
+                else nxt
+            )
+            if target is not None and target.gate is not None:
+                days = days_since_stage_entry(state, now)
+                progress = target.gate.progress(metrics, days_since_prev=days)
+                result = judge_gate(self.config, state, target, evidence, now)
+        return RolloutStatus(
+            now=format_instant(now),
+            phase=phase_of(state),
+            stage=stage,
+            next_stage=nxt,
+            kill_switch_tripped=state.kill_switch_tripped,
+            kill_reason=state.kill_reason,
+            kill_timestamp=state.kill_timestamp,
+            advance_pending_to=state.advance_pending_to,
+            veto_deadline_unix=deadline,
+            veto_seconds_left=None if deadline is None else max(0.0, deadline - now / 1e6),
+            paused=state.paused,
+            evidence_since=state.evidence_since,
+            stage_entered_at=state.stage_entered_at,
+            started_at=state.started_at,
+            last_event=last,
+            state=state,
+            metrics=metrics,
+            gate_progress=progress,
+            gate_result=result,
+        )
+
+    def history(self) -> List[HistoryRecord]:
+        """Every recorded transition, oldest first."""
+        return self.store.history()
+
+    def verify_history(self) -> HistoryVerification:
+        """Check the history's hash chain; see :func:`~quant_rollout.history.verify_history`."""
+        return self.store.verify()
+
+    def params(self) -> Mapping[str, Any]:
+        """The params of the stage the rollout is at now (reads state; writes nothing)."""
+        state, _ = self.store.read()
+        self.config.check_state(state, self.store.source)
+        return self.config.stage(state.current_stage).params

@@ -1,0 +1,248 @@
+"""The persisted rollout state: one small JSON document, versioned, readable with ``cat``.
+
+Schema history:
+
+* no ``schema_version`` — written by quant-rollout 0.1. Read and upgraded: the
+  current stage's ship time becomes the start of its evidence and of the stage.
+* ``schema_version: 2`` — this release. Adds the evidence start, the stage entry time,
+  the rollout's start, pause, and the link to the history log.
+
+Parsing is strict: a wrong type, an unknown key or an unknown version raises
+:class:`CorruptStateError`/:class:`UnknownSchemaError` naming the field and value;
+nothing is ever silently reset.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Union
+
+from .errors import CorruptStateError, UnknownSchemaError
+from .trades import parse_instant
+
+__all__ = ["SCHEMA_VERSION", "RolloutState", "state_from_dict"]
+
+SCHEMA_VERSION = 2
+"""The ``schema_version`` this release writes."""
+
+_V01_KEYS = frozenset(
+    {
+        "current_stage",
+        "ship_timestamps",
+        "kill_switch_tripped",
+        "kill_reason",
+        "kill_timestamp",
+        "advance_pending_to",
+        "advance_veto_deadline_unix",
+        "last_tick_unix",
+        "last_decision_action",
+    }
+)
+
+
+@dataclass
+class RolloutState:
+    """Where a rollout stands. Times are ISO-8601 text in UTC unless the name says unix.
+
+    The first nine fields are quant-rollout 0.1's, with the same names and meanings.
+
+    Attributes:
+        current_stage: the stage the bot should be running.
+        ship_timestamps: stage number (as text) -> when that stage last shipped.
+        kill_switch_tripped: the kill switch is latched; nothing advances until cleared.
+        kill_reason: why it tripped, e.g. ``win_rate(30)=0.433 < 0.550``.
+        kill_timestamp: when it tripped.
+        advance_pending_to: the stage an open veto window will advance to, or None.
+        advance_veto_deadline_unix: when that window closes, Unix seconds.
+        last_tick_unix: when state was last written by a tick (ticks that change
+            nothing do not write, so this is the last *changing* tick).
+        last_decision_action: the action of the last transition (``"advance"``, ...).
+        schema_version: the file format; see the module docstring.
+        evidence_since: the moment the current stage's evidence began; None = all
+            trades count (stage 0 before any revert).
+        stage_entered_at: when the current stage began (``min_days_after_prev`` counts
+            from here).
+        started_at: the rollout's first tick; None until then.
+        advance_pending_since: when the open veto window opened.
+        paused: no automatic advance while True (the kill switch still runs).
+        updated_at: the time of the last recorded transition; the clock may not go back
+            past it.
+        history_seq: sequence number of the last history event this state reflects.
+        history_hash: SHA-256 of that event's line in the history log.
+    """
+
+    current_stage: int = 0
+    ship_timestamps: Dict[str, str] = field(default_factory=dict)
+    kill_switch_tripped: bool = False
+    kill_reason: Optional[str] = None
+    kill_timestamp: Optional[str] = None
+    advance_pending_to: Optional[int] = None
+    advance_veto_deadline_unix: Optional[float] = None
+    last_tick_unix: Optional[float] = None
+    last_decision_action: Optional[str] = None
+    schema_version: int = SCHEMA_VERSION
+    evidence_since: Optional[str] = None
+    stage_entered_at: Optional[str] = None
+    started_at: Optional[str] = None
+    advance_pending_since: Optional[str] = None
+    paused: bool = False
+    updated_at: Optional[str] = None
+    history_seq: int = 0
+    history_hash: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The state as the JSON object written to disk."""
+        data = asdict(self)
+        data["schema_version"] = SCHEMA_VERSION
+        return data
+
+    def to_json(self) -> str:
+        """The state file's text: indented JSON, keys in field order, trailing newline."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str = "state") -> RolloutState:
+        """Parse a state object (any schema this release knows), strictly.
+
+        Raises:
+            UnknownSchemaError: a ``schema_version`` newer than this release knows.
+            CorruptStateError: anything else wrong, naming ``source`` and the field.
+        """
+        return state_from_dict(data, source=source)
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> RolloutState:
+        """Read a state file (0.1 API). A missing file is a fresh state.
+
+        Unlike 0.1, an unreadable or corrupt file raises :class:`CorruptStateError`
+        instead of silently returning a fresh state (which forgot a tripped kill
+        switch). This reads the file only: it takes no lock and does not consult the
+        history log; :class:`~quant_rollout.Rollout` does both.
+        """
+        from .store import read_state_file
+
+        state = read_state_file(Path(path))
+        return cls() if state is None else state
+
+    def save(self, path: Union[str, Path]) -> None:
+        """Write the state file atomically (0.1 API). Takes no lock and records no history.
+
+        For a live rollout use the :class:`~quant_rollout.Rollout` verbs, which do both.
+        """
+        from .store import write_atomic
+
+        write_atomic(Path(path), self.to_json())
+
+
+def _fail(source: str, key: str, value: object, expected: str) -> CorruptStateError:
+    return CorruptStateError(
+        f"{source}: field {key!r} must be {expected}, got {value!r}. The file was left "
+        "untouched; fix or restore it (or delete it to start the rollout afresh)."
+    )
+
+
+def _check_time(source: str, key: str, value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str):
+        raise _fail(source, key, value, "ISO-8601 text or null")
+    try:
+        parse_instant(value)
+    except ValueError:
+        raise _fail(source, key, value, "ISO-8601 text or null") from None
+
+
+def state_from_dict(data: Mapping[str, Any], *, source: str = "state") -> RolloutState:
+    """Parse and check a state object; see :meth:`RolloutState.from_dict`."""
+    if not isinstance(data, Mapping):
+        raise CorruptStateError(f"{source}: expected a JSON object, got {type(data).__name__}")
+    version = data.get("schema_version")
+    if version is None:
+        unknown = sorted(set(data) - _V01_KEYS)
+        if unknown:
+            raise CorruptStateError(
+                f"{source}: no schema_version and unknown field(s) {unknown!r}: this is "
+                "neither a quant-rollout 0.1 state file nor a newer one"
+            )
+        return _upgrade_v01(data, source)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _fail(source, "schema_version", version, "a whole number")
+    if version > SCHEMA_VERSION or version < 2:
+        raise UnknownSchemaError(
+            f"{source}: schema_version {version!r} is not one this quant-rollout reads "
+            f"(it reads 0.1 files and version {SCHEMA_VERSION}); upgrade quant-rollout"
+        )
+    known = {f.name for f in fields(RolloutState)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise CorruptStateError(f"{source}: unknown field(s) {unknown!r}")
+    return _checked(dict(data), source)
+
+
+def _upgrade_v01(data: Mapping[str, Any], source: str) -> RolloutState:
+    state = _checked({**data, "schema_version": SCHEMA_VERSION}, source)
+    shipped = state.ship_timestamps.get(str(state.current_stage))
+    # In 0.1 the current stage's ship time both started the stage and filtered its
+    # evidence; stage 0 had none, so all trades counted.
+    state.evidence_since = shipped
+    state.stage_entered_at = shipped
+    state.updated_at = state.kill_timestamp if shipped is None else shipped
+    return state
+
+
+def _checked(data: Dict[str, Any], source: str) -> RolloutState:
+    def get(key: str) -> Any:
+        return data.get(key, getattr(_DEFAULT, key))
+
+    stage = get("current_stage")
+    if isinstance(stage, bool) or not isinstance(stage, int) or stage < 0:
+        raise _fail(source, "current_stage", stage, "a whole number >= 0")
+    ships = get("ship_timestamps")
+    if not isinstance(ships, dict):
+        raise _fail(source, "ship_timestamps", ships, "an object of stage -> time")
+    for k, v in ships.items():
+        if not isinstance(k, str) or not k.isdigit():
+            raise _fail(source, "ship_timestamps", k, "keyed by stage numbers")
+        _check_time(source, f"ship_timestamps[{k!r}]", v)
+    for key in ("kill_switch_tripped", "paused"):
+        if not isinstance(get(key), bool):
+            raise _fail(source, key, get(key), "true or false")
+    for key in ("kill_reason", "last_decision_action", "history_hash"):
+        if get(key) is not None and not isinstance(get(key), str):
+            raise _fail(source, key, get(key), "text or null")
+    pending = get("advance_pending_to")
+    if pending is not None and (
+        isinstance(pending, bool) or not isinstance(pending, int) or pending < 0
+    ):
+        raise _fail(source, "advance_pending_to", pending, "a stage number or null")
+    for key in ("advance_veto_deadline_unix", "last_tick_unix"):
+        value = get(key)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise _fail(source, key, value, "Unix seconds or null")
+    if pending is not None and get("advance_veto_deadline_unix") is None:
+        raise _fail(source, "advance_veto_deadline_unix", None, "set while an advance is pending")
+    for key in (
+        "kill_timestamp",
+        "evidence_since",
+        "stage_entered_at",
+        "started_at",
+        "advance_pending_since",
+        "updated_at",
+    ):
+        _check_time(source, key, get(key))
+    seq = get("history_seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise _fail(source, "history_seq", seq, "a whole number >= 0")
+    values = {f.name: get(f.name) for f in fields(RolloutState)}
+    values["ship_timestamps"] = dict(ships)
+    return RolloutState(**values)
+
+
+_DEFAULT = RolloutState()

@@ -1,0 +1,411 @@
+"""Where rollout state lives: the JSON-file store (lock, atomic write, history) and a
+memory store for replays and simulations.
+
+Both implement :class:`StateStore`. A transaction holds the store's exclusive lock
+from the read to the write, so a veto sent from another process while the bot ticks
+is never lost. A commit appends the history lines first (flushed and fsynced) and
+then replaces the state file atomically; if a crash falls between the two, the next
+load finds history ahead of the state and rolls the state forward from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Iterator, List, Optional, Protocol, Sequence, Tuple
+
+from .errors import CorruptStateError, HistoryError, LockTimeoutError
+from .history import (
+    GENESIS_HASH,
+    HistoryRecord,
+    HistoryVerification,
+    encode_transition,
+    history_path_for,
+    parse_line,
+    read_history,
+    verify_history,
+    verify_lines,
+)
+from .machine import Transition
+from .state import RolloutState, state_from_dict
+
+__all__ = [
+    "FileLock",
+    "JsonFileStore",
+    "MemoryStore",
+    "StateStore",
+    "StoreTransaction",
+    "read_state_file",
+    "write_atomic",
+]
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _fsync_dir(folder: Path) -> None:
+    if sys.platform == "win32":  # directories cannot be opened for fsync there
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so a crash leaves either the old or the new file.
+
+    Writes a temporary file in the same folder, flushes and fsyncs it, renames it over
+    ``path`` with ``os.replace`` and fsyncs the folder so the rename is durable.
+    """
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+def read_state_file(path: Path) -> Optional[RolloutState]:
+    """Read and check the state file; None when it does not exist.
+
+    Raises:
+        CorruptStateError: unreadable, not JSON (e.g. truncated), or bad fields; the
+            message names the file. UnknownSchemaError for a newer schema version.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CorruptStateError(f"{path}: cannot read the state file ({exc})") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CorruptStateError(
+            f"{path}: the state file is not valid JSON ({exc}); it was left untouched. "
+            "Restore it from a backup, or rebuild it from the history with "
+            "`quant-rollout history --verify`, or delete it to start afresh."
+        ) from None
+    return state_from_dict(data, source=str(path))
+
+
+class FileLock:
+    """An exclusive advisory lock on a sidecar file, shared by every process.
+
+    Uses ``fcntl.flock`` (``msvcrt.locking`` on Windows). Waits up to ``timeout``
+    seconds, then raises :class:`LockTimeoutError`. Not reentrant.
+    """
+
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._file: Optional[IO[bytes]] = None
+
+    def __enter__(self) -> FileLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+b")
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                _lock(f)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    f.close()
+                    raise LockTimeoutError(
+                        f"{self.path}: another process has held the rollout lock for over "
+                        f"{self.timeout:g}s; is a tick or CLI command stuck?"
+                    ) from None
+                time.sleep(0.01)
+        self._file = f
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        f, self._file = self._file, None
+        if f is not None:
+            try:
+                _unlock(f)
+            finally:
+                f.close()
+
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    def _lock(f: IO[bytes]) -> None:
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _unlock(f: IO[bytes]) -> None:
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(f: IO[bytes]) -> None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(f: IO[bytes]) -> None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+# ----------------------------------------------------------------------------- stores
+
+
+class StoreTransaction(Protocol):
+    """An open read-modify-write: ``state`` as loaded, ``commit`` to record changes."""
+
+    @property
+    def state(self) -> RolloutState: ...
+
+    def commit(self, transitions: Sequence[Transition]) -> RolloutState: ...
+
+
+class StateStore(Protocol):
+    """Where a rollout's state and history live.
+
+    ``transaction()`` holds the store's lock for a whole read-modify-write; ``read()``
+    is a consistent read-only snapshot; ``history()`` and ``verify()`` read the log.
+    """
+
+    @property
+    def source(self) -> str: ...
+
+    def transaction(self) -> contextlib.AbstractContextManager[StoreTransaction]: ...
+
+    def read(self) -> Tuple[RolloutState, Optional[HistoryRecord]]: ...
+
+    def history(self) -> List[HistoryRecord]: ...
+
+    def verify(self) -> HistoryVerification: ...
+
+
+def _linked(state: RolloutState, record: HistoryRecord) -> RolloutState:
+    return replace(
+        state_from_dict(record.state, source=f"history line {record.seq}"),
+        history_seq=record.seq,
+        history_hash=record.line_hash,
+    )
+
+
+def _encode_all(
+    state: RolloutState, transitions: Sequence[Transition]
+) -> Tuple[List[str], RolloutState]:
+    seq, prev = state.history_seq, state.history_hash or GENESIS_HASH
+    lines = []
+    for t in transitions:
+        seq += 1
+        line, prev = encode_transition(t, seq, prev)
+        lines.append(line)
+    final = replace(transitions[-1].state, history_seq=seq, history_hash=prev)
+    return lines, final
+
+
+@dataclass
+class _FileTransaction:
+    store: JsonFileStore
+    loaded: RolloutState
+
+    @property
+    def state(self) -> RolloutState:
+        return self.loaded
+
+    def commit(self, transitions: Sequence[Transition]) -> RolloutState:
+        if not transitions:
+            return self.loaded
+        lines, final = _encode_all(self.loaded, transitions)
+        self.store._append(lines)
+        write_atomic(self.store.path, final.to_json())
+        self.loaded = final
+        return final
+
+
+class JsonFileStore:
+    """The state in one JSON file, the history beside it, a ``.lock`` sidecar.
+
+    ``rollout_state.json`` -> ``rollout_state.history.jsonl`` and
+    ``rollout_state.json.lock``. Deleting the state file starts the rollout afresh
+    (the history keeps its chain and records the new start).
+    """
+
+    def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.history_path = history_path_for(self.path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.lock_timeout = lock_timeout
+
+    @property
+    def source(self) -> str:
+        return str(self.path)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[StoreTransaction]:
+        with FileLock(self.lock_path, self.lock_timeout):
+            state, _tail, stale = self._load(repair=True)
+            if stale:
+                write_atomic(self.path, state.to_json())
+            yield _FileTransaction(self, state)
+
+    def read(self) -> Tuple[RolloutState, Optional[HistoryRecord]]:
+        with FileLock(self.lock_path, self.lock_timeout):
+            state, tail, _stale = self._load(repair=False)
+            return state, tail
+
+    def history(self) -> List[HistoryRecord]:
+        return read_history(self.history_path)
+
+    def verify(self) -> HistoryVerification:
+        return verify_history(self.history_path)
+
+    # -- internals
+
+    def _load(self, *, repair: bool) -> Tuple[RolloutState, Optional[HistoryRecord], bool]:
+        """(state, last history record, whether the state file is behind the history)."""
+        state = read_state_file(self.path)
+        tail = self._tail(repair=repair)
+        if state is None:
+            # Deleted (or never written): start afresh, continuing the history's chain.
+            fresh = RolloutState()
+            if tail is not None:
+                fresh = replace(fresh, history_seq=tail.seq, history_hash=tail.line_hash)
+            return fresh, tail, False
+        if tail is None:
+            if state.history_seq > 0:
+                if self.history_path.exists():
+                    raise HistoryError(
+                        f"{self.history_path}: the history is empty but {self.path} "
+                        f"follows its event {state.history_seq}; the log was truncated"
+                    )
+                warnings.warn(
+                    f"{self.history_path} is missing ({state.history_seq} earlier events); "
+                    "a new history starts with the next event",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+                state = replace(state, history_seq=0, history_hash=None)
+            return state, None, False
+        if tail.seq > state.history_seq:
+            return _linked(state, tail), tail, True
+        if tail.seq < state.history_seq or tail.line_hash != state.history_hash:
+            raise HistoryError(
+                f"{self.history_path}: its last event (line seq {tail.seq}) is not the one "
+                f"{self.path} follows (seq {state.history_seq}); the history was edited or "
+                "replaced. Run `quant-rollout history --verify` to find where."
+            )
+        return state, tail, False
+
+    def _tail(self, *, repair: bool) -> Optional[HistoryRecord]:
+        """The last complete history record; a torn last line is cut off when repairing."""
+        try:
+            f = open(self.history_path, "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            return None
+        with f:
+            size = f.seek(0, os.SEEK_END)
+            if size == 0:
+                return None
+            chunk = 4096
+            while True:
+                start = max(0, size - chunk)
+                f.seek(start)
+                data = f.read(size - start)
+                end = data.rfind(b"\n")
+                if end == -1 and start > 0:
+                    chunk *= 2
+                    continue
+                complete_end = start + end + 1 if end != -1 else 0
+                if complete_end < size:  # a torn, never-committed last line
+                    if repair:
+                        with open(self.history_path, "r+b") as w:
+                            w.truncate(complete_end)
+                            w.flush()
+                            os.fsync(w.fileno())
+                    if complete_end == 0:
+                        return None
+                    size = complete_end
+                    continue
+                prev = data.rfind(b"\n", 0, end)
+                if prev == -1 and start > 0:
+                    chunk *= 2
+                    continue
+                line = data[prev + 1 : end]
+                break
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HistoryError(f"{self.history_path}: last line is not UTF-8 ({exc})") from None
+        return parse_line(text, f"{self.history_path}, last line")
+
+    def _append(self, lines: Sequence[str]) -> None:
+        new_file = not self.history_path.exists()
+        with open(self.history_path, "ab") as f:
+            f.write(("\n".join(lines) + "\n").encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        if new_file:
+            _fsync_dir(self.history_path.parent)
+
+
+@dataclass
+class _MemoryTransaction:
+    store: MemoryStore
+    loaded: RolloutState
+
+    @property
+    def state(self) -> RolloutState:
+        return self.loaded
+
+    def commit(self, transitions: Sequence[Transition]) -> RolloutState:
+        if not transitions:
+            return self.loaded
+        lines, final = _encode_all(self.loaded, transitions)
+        self.store.lines.extend(lines)
+        self.store.state = final
+        self.loaded = final
+        return final
+
+
+class MemoryStore:
+    """State and history in memory: for replays, simulations and tests. Not shared
+    between processes; the history lines are exactly what the file store would write.
+    """
+
+    def __init__(self, state: Optional[RolloutState] = None) -> None:
+        self.state = state if state is not None else RolloutState()
+        self.lines: List[str] = []
+
+    @property
+    def source(self) -> str:
+        return "<memory>"
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[StoreTransaction]:
+        yield _MemoryTransaction(self, self.state)
+
+    def read(self) -> Tuple[RolloutState, Optional[HistoryRecord]]:
+        tail = parse_line(self.lines[-1], "<memory>") if self.lines else None
+        return self.state, tail
+
+    def history(self) -> List[HistoryRecord]:
+        return [parse_line(line, f"<memory> line {i}") for i, line in enumerate(self.lines, 1)]
+
+    def verify(self) -> HistoryVerification:
+        return verify_lines(self.lines, "<memory>")
