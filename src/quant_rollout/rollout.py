@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence as _SequenceABC
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import (
     Any,
@@ -97,7 +97,7 @@ def _clock_from_legacy(
                 "quant-rollout now reads time from one clock: clock_now_unix is used and "
                 "clock_now_iso is ignored; pass clock= instead",
                 DeprecationWarning,
-                stacklevel=4,
+                stacklevel=3,  # _clock_from_legacy <- Rollout.__init__ <- the caller
             )
         return clock_now_unix
     if clock_now_iso is not None:
@@ -154,6 +154,45 @@ class Rollout:
         self.clock: Clock = _clock_from_legacy(clock, clock_now_unix, clock_now_iso)
         self._feed = EvidenceFeed(self.config.recent_capacity, self.config.make_trackers)
 
+    @classmethod
+    def from_config(
+        cls,
+        path: Union[str, Path],
+        *,
+        clock: Optional[Clock] = None,
+        state_path: Union[str, Path, None] = None,
+    ) -> Rollout:
+        """Build the rollout declared in a TOML or JSON file (see :mod:`quant_rollout.config`).
+
+        ``state_path`` overrides the file's ``state_path`` (a relative override is
+        relative to the current directory, like any path argument). The bot and the
+        ``quant-rollout`` command can share one file this way.
+
+        Raises:
+            ConfigFileError: the file cannot be read, is invalid, or names no state
+                file and ``state_path`` was not given; the message names the file,
+                the key and the value.
+        """
+        from .config import load_config
+        from .errors import ConfigFileError
+
+        loaded = load_config(path)
+        target = loaded.state_path if state_path is None else Path(state_path)
+        if target is None:
+            raise ConfigFileError(
+                f'{path}: state_path: missing; add state_path = "rollout_state.json" '
+                "(relative to the file) or pass state_path=",
+                file=str(path),
+                key="state_path",
+            )
+        return cls(
+            loaded.stages,
+            loaded.kill_switch,
+            target,
+            loaded.veto_window_seconds,
+            clock=clock,
+        )
+
     # -- 0.1 attributes
 
     @property
@@ -194,8 +233,10 @@ class Rollout:
             LockTimeoutError: another process held the lock too long.
         """
         seq = trades if isinstance(trades, _SequenceABC) else list(trades)
-        now = read_clock(self.clock)
         with self.store.transaction() as txn:
+            # Read "now" under the lock: read before it, a process that waited for
+            # the lock would decide at a time older than the transition it waited on.
+            now = read_clock(self.clock)
             state = txn.state
             self.config.check_state(state, self.store.source)
             evidence = self._evidence(seq, state)
@@ -224,14 +265,15 @@ class Rollout:
         act on (a veto with no pending advance); raises OperatorRefusedError when
         the verb would be wrong now.
         """
-        now = read_clock(self.clock)
         with self.store.transaction() as txn:
+            now = read_clock(self.clock)  # under the lock, as in tick()
             self.config.check_state(txn.state, self.store.source)
             result = operate(
                 self.config, txn.state, verb, now, note=note, actor=actor, to_stage=to_stage
             )
-            txn.commit(result.transitions)
-        return result
+            committed = txn.commit(result.transitions)
+        # The state as written: linked to the history event it now follows.
+        return replace(result, state=committed)
 
     def veto_pending_advance(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
         """Cancel the pending advance. Its evidence does not count again: the stage's

@@ -31,13 +31,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US_PER_S = 1_000_000
 
 # ISO 8601 as bots write it: date, 'T' or a space, time with optional fraction of any
-# length, then 'Z', '+hh:mm', '+hhmm', '+hh' or nothing (naive = UTC). Python 3.9's
+# length, then 'Z', '+hh:mm', '+hhmm', '+hh', '+hh:mm:ss[.ffffff]' (as isoformat()
+# writes sub-minute offsets) or nothing (naive = UTC). Python 3.9's
 # datetime.fromisoformat accepts neither 'Z' nor fractions other than 3 or 6 digits.
 _ISO = re.compile(
     r"""^\s*
     (?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})
     (?:[Tt ](?P<h>\d{2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d+))?)?
-       \s*(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?
+       \s*(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:\.\d{1,6})?)?)?)?)?
     \s*$""",
     re.VERBOSE,
 )
@@ -63,11 +64,14 @@ def _parse_iso(text: str) -> int:
     tz = m.group("tz")
     if tz and tz not in ("Z", "z"):
         sign = -1 if tz[0] == "-" else 1
-        digits = tz[1:].replace(":", "")
-        hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
-        if hours > 23 or minutes > 59:
+        # datetime.isoformat() writes seconds (and microseconds) of an offset when it
+        # has them, e.g. '+00:19:32' for Amsterdam's local mean time before 1937.
+        digits, _, off_frac = tz[1:].replace(":", "").partition(".")
+        hours, minutes, seconds = int(digits[:2]), int(digits[2:4] or 0), int(digits[4:6] or 0)
+        if hours > 23 or minutes > 59 or seconds > 59:
             raise ValueError(f"bad UTC offset {tz!r} in {text!r}")
-        offset_us = sign * (hours * 3600 + minutes * 60) * _US_PER_S
+        offset_s = hours * 3600 + minutes * 60 + seconds
+        offset_us = sign * (offset_s * _US_PER_S + int((off_frac + "000000")[:6]))
     return _datetime_to_us(dt) - offset_us
 
 
@@ -177,16 +181,16 @@ def as_trade(item: object, index: int) -> TradeOutcome:
     """
     if isinstance(item, TradeOutcome):
         return item
-    try:
-        if isinstance(item, Mapping):
-            fields = {k: item[k] for k in ("pnl", "size", "timestamp")}
-        else:
-            fields = {k: getattr(item, k) for k in ("pnl", "size", "timestamp")}
-    except (KeyError, AttributeError) as exc:
-        raise InvalidTradeError(
-            f"trades[{index}] has no {exc.args[0]!r}: a trade needs pnl, size and timestamp "
-            f"(got {item!r})"
-        ) from None
+    fields: dict[str, Any] = {}
+    for key in ("pnl", "size", "timestamp"):
+        # Name the missing field ourselves: AttributeError.args[0] is a whole sentence.
+        try:
+            fields[key] = item[key] if isinstance(item, Mapping) else getattr(item, key)
+        except (KeyError, AttributeError):
+            raise InvalidTradeError(
+                f"trades[{index}] has no {key!r}: a trade needs pnl, size and timestamp "
+                f"(got {item!r})"
+            ) from None
     try:
         return TradeOutcome(**fields)
     except InvalidTradeError as exc:
