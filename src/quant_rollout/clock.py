@@ -33,7 +33,11 @@ def read_clock(clock: Clock) -> int:
     """
     value = clock()
     try:
-        return parse_instant(value)
+        now_us = parse_instant(value)
+        # A time the state and history can write down (years 1-9999); milliseconds
+        # passed as seconds land in year ~55000 and would fail later, less clearly.
+        to_datetime(now_us)
+        return now_us
     except (ValueError, OverflowError) as exc:
         raise ConfigError(f"the clock returned {value!r}, which is not a time: {exc}") from None
 

@@ -206,6 +206,8 @@ def _checked(data: Dict[str, Any], source: str) -> RolloutState:
     for k, v in ships.items():
         if not isinstance(k, str) or not k.isdigit():
             raise _fail(source, "ship_timestamps", k, "keyed by stage numbers")
+        if v is None:  # a null ship time would let a stage count every earlier trade
+            raise _fail(source, f"ship_timestamps[{k!r}]", v, "ISO-8601 text")
         _check_time(source, f"ship_timestamps[{k!r}]", v)
     for key in ("kill_switch_tripped", "paused"):
         if not isinstance(get(key), bool):

@@ -259,6 +259,7 @@ class JsonFileStore:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
         with FileLock(self.lock_path, self.lock_timeout):
+            self._remove_stale_temp_files()
             state, _tail, stale = self._load(repair=True)
             if stale:
                 write_atomic(self.path, state.to_json())
@@ -303,6 +304,7 @@ class JsonFileStore:
                 state = replace(state, history_seq=0, history_hash=None)
             return state, None, False
         if tail.seq > state.history_seq:
+            self._check_roll_forward(state)
             return _linked(state, tail), tail, True
         if tail.seq < state.history_seq or tail.line_hash != state.history_hash:
             raise HistoryError(
@@ -311,6 +313,25 @@ class JsonFileStore:
                 "replaced. Run `quant-rollout history --verify` to find where."
             )
         return state, tail, False
+
+    def _check_roll_forward(self, state: RolloutState) -> None:
+        """Refuse to roll forward over lines that do not chain onto the state's event.
+
+        A crash between the two writes leaves lines that do; an edited or foreign
+        history may not, and adopting it could, say, forget a latched kill switch.
+        Reads the whole log, but only when recovering from such a crash.
+        """
+        prev = state.history_hash or GENESIS_HASH
+        seq = state.history_seq
+        for record in read_history(self.history_path)[seq:]:
+            seq += 1
+            if record.seq != seq or record.prev_hash != prev:
+                raise HistoryError(
+                    f"{self.history_path}: event {record.seq} does not follow event "
+                    f"{seq - 1}, the one {self.path} records; the history was edited or "
+                    "belongs to another state file. Run `quant-rollout history --verify`."
+                )
+            prev = record.line_hash
 
     def _tail(self, *, repair: bool) -> Optional[HistoryRecord]:
         """The last complete history record; a torn last line is cut off when repairing."""
@@ -353,6 +374,17 @@ class JsonFileStore:
         except UnicodeDecodeError as exc:
             raise HistoryError(f"{self.history_path}: last line is not UTF-8 ({exc})") from None
         return parse_line(text, f"{self.history_path}, last line")
+
+    def _remove_stale_temp_files(self) -> None:
+        """Delete temporary state files left by a writer killed before its rename.
+
+        Only a lock holder writes them, and we hold the lock, so any that exist are
+        abandoned; they never held the only copy of anything (the rename had not
+        happened, and the history line was already durable).
+        """
+        for leftover in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
     def _append(self, lines: Sequence[str]) -> None:
         new_file = not self.history_path.exists()
