@@ -3,10 +3,15 @@
 A bot passes its whole trade list on every tick. :class:`EvidenceFeed` remembers how
 much of that list it has already read; when the list has only grown at the end (the
 first and the last previously read trades are unchanged), only the new tail is
-validated and added. Anything else — a shorter list, a changed trade, a new stage —
-rebuilds the evidence from the whole list. Either way the result is the same: the
-evidence is defined by the trade list and the moment the stage's evidence began,
-never by how the list arrived.
+validated and added. A shorter list, a changed first or last-read trade, or a new
+stage rebuilds the evidence from the whole list, and the result is the same as if
+it had been built from scratch.
+
+The one thing the fast path cannot see without reading the whole list is a trade
+*in the middle* that was changed in place (say its pnl was corrected after fees
+settled). Such a correction counts from the next rebuild; call
+:meth:`EvidenceFeed.forget` (``Rollout.tick(trades, rescan=True)``) to make it count
+at once.
 """
 
 from __future__ import annotations
@@ -167,6 +172,12 @@ class EvidenceFeed:
             self._remember(trades, new[-1] if new else None)
             return evidence
         return self._rebuild(trades, since_us, epoch)
+
+    def forget(self) -> None:
+        """Drop what was read, so the next call re-reads the whole list."""
+        self._evidence = None
+        self._epoch = None
+        self._seen = 0
 
     def _prefix_unchanged(self, trades: Sequence[object]) -> bool:
         if self._seen == 0:

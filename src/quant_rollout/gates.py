@@ -160,4 +160,14 @@ def _describe_failure(item: CriterionProgress) -> str:
         return f"ev_per_dollar={item.observed:.4f} < {item.required:.4f}"
     if item.name == "total_pnl":
         return f"total_pnl=${item.observed:.2f} < ${item.required:.2f}"
-    return f"days_since_prev={item.observed:.1f} < {item.required:.1f}"
+    return f"days_since_prev={_distinct(item.observed, item.required)}"
+
+
+def _distinct(observed: float, required: float) -> str:
+    """``observed < required`` with 0.1's one decimal, or as many more as it takes for the
+    two sides not to print equal (a day gate one second short reads ``13.99999 < 14``)."""
+    for digits in range(1, 7):
+        left, right = f"{observed:.{digits}f}", f"{required:.{digits}f}"
+        if left != right:
+            return f"{left} < {right}"
+    return f"{observed!r} < {required!r}"

@@ -341,11 +341,14 @@ def _started(state: RolloutState, now_us: int, transitions: list[Transition]) ->
         stage_entered_at=state.stage_entered_at or at,
         updated_at=at,
     )
-    upgraded = state.stage_entered_at is not None or state.kill_switch_tripped
+    # A state with no start yet is either brand new or was written by something other
+    # than a tick (a 0.1 file, or RolloutState.save); say which without guessing more.
+    fresh = state == RolloutState(history_seq=state.history_seq, history_hash=state.history_hash)
     reason = (
-        "took over a state written by quant-rollout 0.1"
-        if upgraded or state.current_stage or state.ship_timestamps
-        else "rollout started at stage 0"
+        "rollout started at stage 0"
+        if fresh
+        else f"took over an existing state file at stage {state.current_stage}"
+        + (" with the kill switch latched" if state.kill_switch_tripped else "")
     )
     transitions.append(Transition("start", at, state.current_stage, new.current_stage, reason, new))
     return new

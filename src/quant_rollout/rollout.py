@@ -218,13 +218,15 @@ class Rollout:
 
     # -- the tick
 
-    def tick(self, trades: Iterable[object]) -> RolloutDecision:
+    def tick(self, trades: Iterable[object], *, rescan: bool = False) -> RolloutDecision:
         """Judge the trades and decide; call it about once a minute with all recent trades.
 
         ``trades`` are :class:`~quant_rollout.TradeOutcome` (or mappings/objects with
         ``pnl``, ``size`` and ``timestamp``), in any order. Only trades opened at or
         after the current stage's evidence began count. A list that only grows at its
-        end costs only its new trades.
+        end costs only its new trades; a trade changed in place in the middle of the
+        list (a corrected pnl) is only noticed when the whole list is re-read, which
+        ``rescan=True`` forces.
 
         Raises:
             InvalidTradeError: a bad trade, naming its index and value (nothing changes).
@@ -233,6 +235,8 @@ class Rollout:
             LockTimeoutError: another process held the lock too long.
         """
         seq = trades if isinstance(trades, _SequenceABC) else list(trades)
+        if rescan:
+            self._feed.forget()
         with self.store.transaction() as txn:
             # Read "now" under the lock: read before it, a process that waited for
             # the lock would decide at a time older than the transition it waited on.
