@@ -7,6 +7,7 @@ order correctly (quant-rollout 0.1 compared the strings).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ _ISO = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1024)  # state times are re-read on every tick
 def _parse_iso(text: str) -> int:
     m = _ISO.match(text)
     if m is None:
