@@ -428,3 +428,25 @@ def test_memory_store_verify_catches_an_edit() -> None:
     _script(memory)
     memory.lines[1] = memory.lines[1].replace("advance #1", "advance #one")
     assert memory.verify().bad_line == 3
+
+
+def test_verify_catches_an_edit_of_the_last_line_by_the_state_files_hash(
+    tmp_path: Path,
+) -> None:
+    from quant_rollout import Gate, KillSwitch, ManualClock, Rollout, Stage
+
+    rollout = Rollout(
+        [Stage(0, {}), Stage(1, {}, Gate(min_n=1))],
+        KillSwitch(),
+        tmp_path / "s.json",
+        veto_window_seconds=0,
+        clock=ManualClock("2026-05-01T00:00:00Z"),
+    )
+    rollout.pause(note="lunch")
+    assert rollout.verify_history().ok
+    history = tmp_path / "s.history.jsonl"
+    history.write_text(history.read_text().replace("lunch", "LUNCH"))
+    result = rollout.verify_history()
+    assert not result.ok
+    assert result.bad_line == 2
+    assert "edited" in (result.problem or "")

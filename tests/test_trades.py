@@ -295,3 +295,10 @@ def test_as_trade_names_the_index_field_and_value_of_a_bad_value() -> None:
         as_trade(SimpleNamespace(pnl=1.0, size=-2, timestamp=0), 5)
     with pytest.raises(InvalidTradeError, match=r"trades\[0\]: timestamp.*'soon'"):
         as_trade({"pnl": 1.0, "size": 1.0, "timestamp": "soon"}, 0)
+
+
+def test_a_millisecond_timestamp_given_as_seconds_is_refused_with_a_hint() -> None:
+    with pytest.raises(InvalidTradeError, match=r"outside the years 1-9999 \(milliseconds"):
+        TradeOutcome(1.0, 1.0, 1_714_521_600_000)
+    # The last representable microsecond is still a time.
+    assert TradeOutcome(1.0, 1.0, "9999-12-31T23:59:59.999999Z").time.year == 9999

@@ -274,7 +274,28 @@ class JsonFileStore:
         return read_history(self.history_path)
 
     def verify(self) -> HistoryVerification:
-        return verify_history(self.history_path)
+        """Check the chain, and that its last line is the one the state file follows.
+
+        The chain alone cannot catch an edit of the last line (nothing follows it);
+        the state file records that line's hash, so the two together can.
+        """
+        with FileLock(self.lock_path, self.lock_timeout):
+            result = verify_history(self.history_path)
+            if not result.ok:
+                return result
+            state = read_state_file(self.path)
+        if state is None or state.history_seq > result.events:
+            return result  # fresh, or a state behind/ahead is reported by loading it
+        if state.history_seq == result.events and state.history_hash != result.last_hash:
+            return HistoryVerification(
+                False,
+                result.events - 1,
+                result.events,
+                f"{self.history_path}, line {result.events}: its hash is not the one "
+                f"{self.path} records for it; the line was edited",
+                result.last_hash,
+            )
+        return result
 
     # -- internals
 
