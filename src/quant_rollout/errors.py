@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "ClockError",
     "ConfigError",
+    "ConfigFileError",
     "CorruptStateError",
     "HistoryError",
     "InvalidTradeError",
@@ -33,6 +34,37 @@ class ConfigError(RolloutError, ValueError):
     Raised when the object is built, never at tick time, so a bad configuration
     fails when the bot starts rather than at 3 a.m.
     """
+
+
+class ConfigFileError(ConfigError):
+    """A rollout configuration file (TOML or JSON) cannot be used.
+
+    The message names the file, the key path (``stages[1].gate.min_win_rate``) and
+    the bad value, and the line when the parser reports one. The same facts are kept
+    as attributes for programs.
+
+    Attributes:
+        file: the configuration file, as given.
+        key: the key path of the problem, or None for the file as a whole.
+        line: the 1-based line number, when the parser gave one.
+        errors: every problem found in the file, this one first (a file is checked
+            whole, so a fix-and-retry loop is not needed for each mistake).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str = "",
+        key: str | None = None,
+        line: int | None = None,
+        errors: tuple[ConfigFileError, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.file = file
+        self.key = key
+        self.line = line
+        self.errors: tuple[ConfigFileError, ...] = errors or (self,)
 
 
 class InvalidTradeError(RolloutError, ValueError):

@@ -1,0 +1,567 @@
+"""Rollout configuration files: TOML or JSON in, stages, gates and a kill switch out.
+
+A bot and the ``quant-rollout`` command share one file, so the rollout the CLI
+operates is exactly the one the bot ticks::
+
+    state_path = "rollout_state.json"     # relative to this file; "~" is expanded
+    veto_window = "30m"                   # or seconds as a number; s/m/h/d suffixes
+
+    [kill_switch]                         # KillSwitch fields
+    wr_lookback = 30
+    wr_threshold = 0.55
+    ev_lookback = 100
+    ev_threshold = -0.01
+
+    [[stages]]                            # Stage fields: num, name, params, gate
+    num = 0
+    name = "baseline"
+    params = { max_entry_price = 0.30 }
+
+    [[stages]]
+    num = 1
+    name = "canary"
+    params = { max_entry_price = 0.50 }
+    gate = { min_n = 50, min_win_rate = 0.60, min_ev_per_dollar = 0.03 }
+
+The same document as JSON (``.json``) has the same keys; ``examples/rollout.toml``
+(and ``quant-rollout init``) is a commented example.
+
+Keys:
+
+``state_path`` (text, optional)
+    The state file. A relative path is relative to the configuration file's folder,
+    not to the current directory, so the bot and the CLI find the same file from
+    anywhere. Optional only for uses that never touch a state file (replay);
+    :meth:`Rollout.from_config <quant_rollout.Rollout.from_config>` needs it or a
+    ``state_path=`` argument.
+``veto_window`` (optional, default 30 minutes)
+    Seconds as a number, or text with ``s``/``m``/``h``/``d`` units: ``"90s"``,
+    ``"30m"``, ``"1.5h"``, ``"1h30m"``, ``"2d"``. ``0`` advances without a window.
+``[kill_switch]`` (required)
+    The keyword arguments of :class:`~quant_rollout.KillSwitch`. Required so a
+    rollout never runs with a kill switch its owner did not choose; an empty
+    ``[kill_switch]`` table takes the defaults.
+``[[stages]]`` (required, at least stage 0)
+    The keyword arguments of :class:`~quant_rollout.Stage`: ``num`` and ``params``
+    required, ``name`` optional, ``gate`` an optional table of
+    :class:`~quant_rollout.Gate` keyword arguments. The gate of a stage is judged
+    on the evidence of the stage before it; stage 0, where the rollout starts,
+    cannot have one.
+
+The keys a table accepts are the fields of the class it builds, so a field added to
+``Gate`` or ``KillSwitch`` is accepted here with no change to this module. A field
+that accepts ``None`` in Python (``Gate.min_ev_per_dollar``, "no floor") is ``null``
+in JSON and the text ``"none"`` in TOML, which has no null.
+
+Validation happens at load and the whole file is checked: every problem is a
+:class:`~quant_rollout.errors.ConfigFileError` naming the file, the key path
+(``stages[1].gate.min_win_rate``) and the bad value, with the line number when the
+TOML or JSON parser reports one; the first is raised and carries the others in
+``errors``. An unknown key is an error, with a suggestion when it looks like a
+typo.
+
+TOML is read with :mod:`tomllib` on Python 3.11+ and with ``tomli`` before that
+(``pip install 'quant-rollout[toml]'``), imported only when a TOML file is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import json
+import os
+import re
+import sys
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from .errors import ConfigError, ConfigFileError
+from .kill import KillSwitch
+from .machine import RolloutConfig, Stage
+
+__all__ = ["EXAMPLE_CONFIG", "LoadedConfig", "format_duration", "load_config", "parse_duration"]
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A rollout configuration read from a file and validated.
+
+    Attributes:
+        stages: the stages, sorted by number (stage 0 first).
+        kill_switch: the kill switch.
+        veto_window_seconds: seconds a human has to veto an automatic advance.
+        state_path: the state file, absolute (``~`` expanded, a relative path taken
+            from the configuration file's folder); None when the file has none.
+        source: the configuration file it was read from.
+    """
+
+    stages: Tuple[Stage, ...]
+    kill_switch: KillSwitch
+    veto_window_seconds: float
+    state_path: Optional[Path]
+    source: Optional[Path] = None
+
+    @property
+    def rollout_config(self) -> RolloutConfig:
+        """The same definition as the state machine's :class:`RolloutConfig`."""
+        return RolloutConfig(self.stages, self.kill_switch, self.veto_window_seconds)
+
+    def stage(self, num: int) -> Stage:
+        """The stage numbered ``num``; KeyError if there is none."""
+        return self.rollout_config.stage(num)
+
+
+# ----------------------------------------------------------------------------- durations
+
+_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: object) -> float:
+    """Return a duration in seconds: a number is seconds; text may carry units.
+
+    >>> parse_duration("30m"), parse_duration("1h30m"), parse_duration(90)
+    (1800.0, 5400.0, 90.0)
+
+    Units are ``s``, ``m``, ``h`` and ``d``; text without a unit is seconds.
+
+    Raises:
+        ValueError: not a finite, non-negative duration (the message quotes it).
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like '30m' or seconds, got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        pos, seconds, parts = 0, 0.0, 0
+        while pos < len(text):
+            m = _DURATION_PART.match(text, pos)
+            unit = m.group(2).lower() if m else ""
+            if m is None or m.end() == pos or (unit and unit not in _UNIT_SECONDS):
+                raise ValueError(
+                    f"expected a duration like '90s', '30m', '1.5h', '1h30m' or '2d', got {value!r}"
+                )
+            if not unit and (parts or m.end() < len(text)):
+                raise ValueError(f"every part of {value!r} needs a unit (s, m, h or d)")
+            seconds += float(m.group(1)) * _UNIT_SECONDS.get(unit, 1.0)
+            pos, parts = m.end(), parts + 1
+        if parts == 0:
+            raise ValueError(f"expected a duration like '30m' or seconds, got {value!r}")
+    else:
+        raise ValueError(f"expected a duration like '30m' or seconds, got {value!r}")
+    if not (seconds >= 0 and seconds != float("inf")):
+        raise ValueError(f"a duration must be finite and >= 0, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as the shortest text :func:`parse_duration` reads back: ``"30m"``, ``"1h30m"``."""
+    whole = round(seconds)
+    if whole != seconds or whole == 0:
+        return f"{seconds:g}s"
+    out = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if whole >= size:
+            out.append(f"{whole // size}{unit}")
+            whole %= size
+    return "".join(out)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+_TOP_LEVEL = ("state_path", "veto_window", "kill_switch", "stages")
+_PARSER_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+_NONE_TEXT = "none"
+
+
+class _Problems:
+    """Every problem found in one file, in the order found."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.found: List[ConfigFileError] = []
+
+    def add(
+        self, key: Optional[str], message: str, *, line: Optional[int] = None, col: int = 0
+    ) -> None:
+        where = self.file
+        if line is not None:
+            where += f", line {line}" + (f", column {col}" if col else "")
+        text = f"{where}: {key}: {message}" if key else f"{where}: {message}"
+        self.found.append(ConfigFileError(text, file=self.file, key=key, line=line))
+
+    def raise_if_any(self) -> None:
+        if not self.found:
+            return
+        first = self.found[0]
+        message = str(first)
+        if len(self.found) > 1:
+            more = len(self.found) - 1
+            message += f" (and {more} more problem{'s' if more > 1 else ''} in the file)"
+        raise ConfigFileError(
+            message, file=first.file, key=first.key, line=first.line, errors=tuple(self.found)
+        )
+
+
+def _tomllib() -> ModuleType:
+    if sys.version_info >= (3, 11):
+        import tomllib  # novermin: guarded by the version check above
+
+        return tomllib
+    return importlib.import_module("tomli")  # the `toml` extra; ImportError when missing
+
+
+def _parse_text(file: str, text: str, problems: _Problems) -> Optional[object]:
+    fmt = _format_of(file, text)
+    if fmt == "json":
+        try:
+            doc: object = json.loads(
+                text, object_pairs_hook=_json_object, parse_constant=_json_constant
+            )
+            return doc
+        except json.JSONDecodeError as exc:
+            problems.add(None, f"not valid JSON: {exc.msg}", line=exc.lineno, col=exc.colno)
+        except _JsonValueError as exc:
+            problems.add(None, f"not valid JSON: {exc}")
+        return None
+    try:
+        toml = _tomllib()
+    except ImportError:
+        problems.add(
+            None,
+            "reading TOML on Python < 3.11 needs tomli: pip install 'quant-rollout[toml]' "
+            "(or write the configuration as JSON)",
+        )
+        return None
+    try:
+        parsed: object = toml.loads(text)
+        return parsed
+    except toml.TOMLDecodeError as exc:
+        msg = str(exc)
+        m = _PARSER_POSITION.search(msg)
+        if m:
+            msg = msg[: m.start()]
+            problems.add(None, f"not valid TOML: {msg}", line=int(m.group(1)), col=int(m.group(2)))
+        else:
+            problems.add(None, f"not valid TOML: {msg}")
+        return None
+
+
+def _format_of(file: str, text: str) -> str:
+    suffix = Path(file).suffix.lower()
+    if suffix == ".json":
+        return "json"
+    if suffix == ".toml":
+        return "toml"
+    return "json" if text.lstrip().startswith("{") else "toml"
+
+
+class _JsonValueError(ValueError):
+    pass
+
+
+def _json_object(pairs: List[Tuple[str, Any]]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # JSON allows it and keeps the last; TOML forbids it, and so do we
+            raise _JsonValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _json_constant(name: str) -> Any:
+    raise _JsonValueError(f"{name} is not a number a rollout can use")
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _field_hints(cls: type) -> Dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _admits_none(hint: Any) -> bool:
+    return type(None) in typing.get_args(hint)
+
+
+def _nested_class(hint: Any) -> Optional[type]:
+    """The dataclass a field holds (``Optional[Gate]`` -> Gate), if any."""
+    for arg in (hint, *typing.get_args(hint)):
+        if isinstance(arg, type) and dataclasses.is_dataclass(arg):
+            return arg
+    return None
+
+
+def _wants_mapping(hint: Any) -> bool:
+    origin = typing.get_origin(hint) or hint
+    return isinstance(origin, type) and issubclass(origin, Mapping)
+
+
+def _unknown_key(problems: _Problems, path: str, key: object, value: object, known: Any) -> None:
+    names = list(known)
+    hint = ""
+    if isinstance(key, str):
+        close = difflib.get_close_matches(key, names, n=1)
+        if close:
+            hint = f"did you mean {close[0]!r}? "
+    problems.add(
+        _join(path, str(key)),
+        f"unknown key (value {value!r}); {hint}known keys: {', '.join(names)}",
+    )
+
+
+def _check_table(problems: _Problems, path: str, value: object) -> bool:
+    if isinstance(value, Mapping):
+        return True
+    problems.add(path, f"must be a table (key = value pairs), got {value!r}")
+    return False
+
+
+def _build(cls: type, table: Mapping[str, Any], path: str, problems: _Problems) -> Optional[Any]:
+    """``cls(**table)`` for a frozen dataclass, each key checked against its fields.
+
+    Nested dataclass fields (a stage's ``gate``) are built from their own tables.
+    A ConfigError from the constructor is reported at the key it names.
+    """
+    before = len(problems.found)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = _field_hints(cls)
+    kwargs: Dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in fields:
+            _unknown_key(problems, path, key, value, fields)
+            continue
+        hint = hints.get(key)
+        if value == _NONE_TEXT and _admits_none(hint):
+            kwargs[key] = None
+            continue
+        nested = _nested_class(hint)
+        if nested is not None:
+            if value is None:
+                kwargs[key] = None
+            elif _check_table(problems, _join(path, key), value):
+                kwargs[key] = _build(nested, value, _join(path, key), problems)
+            continue
+        if _wants_mapping(hint) and not _check_table(problems, _join(path, key), value):
+            continue
+        kwargs[key] = value
+    for name, f in fields.items():
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and name not in table:
+            problems.add(_join(path, name), f"missing (a {cls.__name__} needs {name})")
+    if len(problems.found) > before:
+        return None
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        where, message = _locate(cls.__name__, str(exc), kwargs)
+        problems.add(_join(path, where) if where else path, message)
+        return None
+
+
+def _locate(owner: str, message: str, kwargs: Mapping[str, Any]) -> Tuple[Optional[str], str]:
+    """The key a constructor's ConfigError is about, from its ``Owner.field ...`` prefix."""
+    for key in kwargs:
+        prefix = f"{owner}.{key} "
+        if message.startswith(prefix):
+            return key, message[len(prefix) :]
+    return None, message
+
+
+def _state_path(value: object, file: str, problems: _Problems) -> Optional[Path]:
+    if not isinstance(value, str) or not value.strip():
+        problems.add("state_path", f"must be a file path as text, got {value!r}")
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = Path(os.path.abspath(file)).parent / path
+    return path
+
+
+def _veto_window(value: object, problems: _Problems) -> Optional[float]:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        problems.add("veto_window", str(exc))
+        return None
+
+
+def _stages(value: object, problems: _Problems) -> Optional[List[Stage]]:
+    if not isinstance(value, list) or not value:
+        problems.add(
+            "stages",
+            f"must be a list of stage tables ([[stages]] in TOML) with stage 0 first, "
+            f"got {value!r}",
+        )
+        return None
+    stages: List[Stage] = []
+    for i, item in enumerate(value):
+        path = f"stages[{i}]"
+        if not _check_table(problems, path, item):
+            continue
+        stage = _build(Stage, item, path, problems)
+        if stage is not None:
+            stages.append(stage)
+    if len(stages) < len(value):
+        return None
+    return stages
+
+
+def _from_document(doc: object, file: str, problems: _Problems) -> Optional[LoadedConfig]:
+    if not isinstance(doc, Mapping):
+        problems.add(None, f"expected a table of settings at the top, got {type(doc).__name__}")
+        return None
+    for key, value in doc.items():
+        if key not in _TOP_LEVEL:
+            _unknown_key(problems, "", key, value, _TOP_LEVEL)
+    state_path = None
+    if "state_path" in doc:
+        state_path = _state_path(doc["state_path"], file, problems)
+    default_window = next(
+        f.default for f in dataclasses.fields(RolloutConfig) if f.name == "veto_window_seconds"
+    )
+    veto = _veto_window(doc.get("veto_window", default_window), problems)
+    kill: Optional[KillSwitch] = None
+    if "kill_switch" not in doc:
+        problems.add(
+            "kill_switch",
+            "missing: add a [kill_switch] table (an empty one takes the defaults: "
+            f"{KillSwitch()!r})",
+        )
+    elif _check_table(problems, "kill_switch", doc["kill_switch"]):
+        kill = _build(KillSwitch, doc["kill_switch"], "kill_switch", problems)
+    stages = None
+    if "stages" not in doc:
+        problems.add("stages", "missing: add at least stage 0 as a [[stages]] table")
+    else:
+        stages = _stages(doc["stages"], problems)
+    if problems.found or stages is None or kill is None or veto is None:
+        return None
+    try:
+        config = RolloutConfig(tuple(stages), kill, veto)
+    except ConfigError as exc:
+        problems.add("stages", str(exc))
+        return None
+    for i, stage in enumerate(stages):
+        if stage.num == 0 and stage.gate is not None:
+            problems.add(
+                f"stages[{i}].gate",
+                "stage 0 is where the rollout starts, so its gate would never be judged; "
+                "remove it (a stage's gate is judged on the stage before it)",
+            )
+            return None
+    return LoadedConfig(
+        stages=config.stages,
+        kill_switch=config.kill_switch,
+        veto_window_seconds=config.veto_window_seconds,
+        state_path=state_path,
+        source=Path(file),
+    )
+
+
+def load_config(path: Union[str, os.PathLike[str]]) -> LoadedConfig:
+    """Read and validate a rollout configuration file (TOML, or JSON for ``.json``).
+
+    A file with another extension is read as JSON when it starts with ``{`` and as
+    TOML otherwise.
+
+    Raises:
+        ConfigFileError: the file is missing or unreadable, does not parse, or holds
+            an unknown key or a bad value. The message names the file, the key path
+            and the value (and the line, for parse errors); ``errors`` holds every
+            problem found.
+    """
+    file = os.fspath(path)
+    problems = _Problems(file)
+    try:
+        text = Path(file).read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        problems.add(None, "no such file; check the path (quant-rollout init writes an example)")
+    except IsADirectoryError:
+        problems.add(None, "is a folder; give the configuration file inside it")
+    except OSError as exc:
+        problems.add(None, f"cannot read the file ({exc.strerror or exc})")
+    except UnicodeDecodeError as exc:
+        problems.add(None, f"not UTF-8 text ({exc})")
+    problems.raise_if_any()
+    doc = _parse_text(file, text, problems)
+    problems.raise_if_any()
+    config = _from_document(doc, file, problems)
+    problems.raise_if_any()
+    assert config is not None
+    return config
+
+
+# ----------------------------------------------------------------------------- example
+
+EXAMPLE_CONFIG = """\
+# quant-rollout configuration: a rollout the bot ticks and the CLI operates.
+#
+#   bot:   rollout = Rollout.from_config("rollout.toml")
+#   shell: quant-rollout --config rollout.toml status
+#
+# Check it with `quant-rollout validate rollout.toml`. Every key below is
+# checked when the file is loaded; a misspelt key is an error, not ignored.
+
+# The state file (JSON, `cat` it any time). Relative paths are relative to
+# this file's folder; "~" is your home, e.g. "~/.bot/rollout_state.json".
+# The history log (rollout_state.history.jsonl) and a .lock file go beside it.
+state_path = "rollout_state.json"
+
+# How long you have to veto an automatic advance before it lands: seconds
+# as a number, or "90s", "30m", "1.5h", "1h30m", "2d". 0 = advance at once.
+veto_window = "30m"
+
+# The kill switch watches the current stage's live trades and reverts to
+# stage 0 when EITHER the win rate of the last `wr_lookback` trades falls
+# below `wr_threshold` (a 0-1 fraction), OR the EV per dollar (total pnl /
+# total size) of the last `ev_lookback` trades falls below `ev_threshold`
+# (-0.01 = losing a cent per dollar risked). A window is only judged once it
+# holds that many trades. It latches until `quant-rollout clear-kill`.
+[kill_switch]
+wr_lookback = 30
+wr_threshold = 0.55
+ev_lookback = 100
+ev_threshold = -0.01
+
+# Stages, from the baseline (stage 0, where a kill reverts to) up. `params`
+# is what your bot runs at that stage; the library hands it back in every
+# decision and never reads it, so put whatever your bot understands there.
+[[stages]]
+num = 0
+name = "baseline"
+params = { max_entry_price = 0.30 }
+
+# A stage's `gate` is judged on the trades of the stage before it. Every
+# criterion is optional:
+#   min_n                at least this many trades
+#   min_win_rate         win rate at least this (0-1; 0.60 = 60%)
+#   min_ev_per_dollar    total pnl / total size at least this (0.03 = 3
+#                        cents per dollar). Defaults to 0: a losing stage
+#                        never advances. "none" drops the floor.
+#   min_total_pnl        total pnl at least this, in account currency
+#   min_days_after_prev  at least this many days on the stage before
+[[stages]]
+num = 1
+name = "canary"
+params = { max_entry_price = 0.50 }
+gate = { min_n = 50, min_win_rate = 0.60, min_ev_per_dollar = 0.03 }
+
+# With no `gate`, a stage is only reached by `quant-rollout promote`.
+[[stages]]
+num = 2
+name = "full_size"
+params = { max_entry_price = 0.50, position_size = 10.0 }
+gate = { min_n = 150, min_ev_per_dollar = 0.025, min_days_after_prev = 14 }
+"""
+"""The commented example configuration that ``quant-rollout init`` writes
+(the same text as ``examples/rollout.toml``)."""
