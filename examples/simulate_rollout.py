@@ -94,8 +94,9 @@ def main() -> None:
 
     status = no_window.status()
     print(f"\nNow at stage {status.stage.label}, running {status.stage.params}.")
-    print(f"History ({len(no_window.history())} events, chain ok: {no_window.verify_history().ok}):")
-    for event in no_window.history():
+    events = no_window.history()
+    print(f"History ({len(events)} events, chain ok: {no_window.verify_history().ok}):")
+    for event in events:
         print(f"  {event.seq:2d} {event.at[11:19]} {event.event:<13} {event.reason}")
     print(f"\nState file: {state_path}")
 

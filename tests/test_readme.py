@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,19 +73,17 @@ def test_python_block_runs_and_prints_what_the_readme_shows(
         assert (tmp_path / ".bot" / "rollout_state.json").exists()
 
 
-def _normalize(text: str) -> str:
-    text = re.sub(r"/tmp/qr-demo-[A-Za-z0-9_]+", "/tmp/qr-demo-XXXXXXXX", text)
-    tmp = re.escape(tempfile.gettempdir())
-    return re.sub(tmp + r"/qr-demo-[A-Za-z0-9_]+", "/tmp/qr-demo-XXXXXXXX", text)
-
-
-def _console_sessions() -> List[Tuple[str, str]]:
-    sessions = []
-    for lang, body in _blocks():
-        if lang != "console":
+def _console_blocks() -> List[Tuple[bool, List[Tuple[str, str]]]]:
+    """Each console block: whether its output varies, and its (command, output) pairs."""
+    text = README.read_text("utf-8")
+    blocks = []
+    for m in FENCE.finditer(text):
+        if m.group(1) != "console":
             continue
-        command, output = None, []
-        for line in body.splitlines():
+        varies = text[: m.start()].rstrip().endswith("<!-- output varies: times and counts -->")
+        sessions: List[Tuple[str, str]] = []
+        command, output = None, []  # type: Tuple[Any, List[str]]
+        for line in m.group(2).splitlines():
             if line.startswith("$ "):
                 if command is not None:
                     sessions.append((command, "\n".join(output)))
@@ -93,21 +92,74 @@ def _console_sessions() -> List[Tuple[str, str]]:
                 output.append(line)
         if command is not None:
             sessions.append((command, "\n".join(output)))
-    return sessions
+        blocks.append((varies, sessions))
+    return blocks
 
 
-@pytest.mark.parametrize(("command", "expected"), _console_sessions())
-def test_console_block_output_is_real(command: str, expected: str) -> None:
+def _argv(command: str) -> List[str]:
     argv = shlex.split(command)
     if argv[0] == "python":
         argv[0] = sys.executable
     elif argv[0] == "quant-rollout":
         argv = [sys.executable, "-m", "quant_rollout", *argv[1:]]
-    result = subprocess.run(
-        argv, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert _normalize(result.stdout).rstrip("\n") == expected.rstrip("\n")
+    return argv
+
+
+def _normalize(text: str, workdir: Path, varies: bool) -> str:
+    text = text.replace(str(workdir), "~/quant-rollout")
+    text = re.sub(r"/tmp/qr-demo-[A-Za-z0-9_]+", "/tmp/qr-demo-XXXXXXXX", text)
+    tmp = re.escape(tempfile.gettempdir())
+    text = re.sub(tmp + r"/qr-demo-[A-Za-z0-9_]+", "/tmp/qr-demo-XXXXXXXX", text)
+    text = text.rstrip("\n")
+    if varies:
+        # Live output: the same lines and words, with other times and counts.
+        text = re.sub(r"\(now\)", "(0s ago)", text)
+        text = re.sub(r"(?m)^(\s+)now\b", r"\g<1>0s ago", text)
+        text = re.sub(r"\d+", "#", text)
+        # Relative times ("3s ago", "in 29m57s") shift where a table wraps: drop them.
+        text = re.sub(r"(?<!\S)\(?(in )?(#[smhd])+( ago)?\)?(?!\S)", "", text)
+        text = " ".join(text.split())  # and other wrapping
+    return text
+
+
+def test_console_blocks_run_in_order_and_print_what_the_readme_shows(tmp_path: Path) -> None:
+    """Every console block, in README order, in one copy of the repository's examples."""
+    workdir = tmp_path / "quant-rollout"
+    shutil.copytree(ROOT / "examples", workdir / "examples")
+    background: List[subprocess.Popen[str]] = []
+    try:
+        for varies, sessions in _console_blocks():
+            for command, expected in sessions:
+                if command.endswith(" &"):
+                    # A bot in the background: read the lines the README shows, leave it.
+                    proc = subprocess.Popen(
+                        _argv(command[:-2]), cwd=workdir, stdout=subprocess.PIPE, text=True
+                    )
+                    background.append(proc)
+                    assert proc.stdout is not None
+                    got = [proc.stdout.readline() for _ in expected.splitlines()]
+                    out = "".join(got)
+                else:
+                    result = subprocess.run(
+                        _argv(command),
+                        cwd=workdir,
+                        capture_output=True,
+                        text=True,
+                        timeout=300,
+                        check=False,
+                    )
+                    assert result.returncode == 0, (command, result.stderr)
+                    out = result.stdout
+                assert _normalize(out, workdir, varies) == _normalize(expected, workdir, varies), (
+                    command
+                )
+    finally:
+        for proc in background:
+            proc.terminate()
+            proc.wait(timeout=30)
+            if proc.stdout is not None:
+                proc.stdout.close()
+    assert (workdir / "replay.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_state_diagram_is_generated_from_the_transition_table() -> None:
@@ -134,9 +186,7 @@ def test_quick_start_demo_command_works_on_a_fresh_copy(tmp_path: Path) -> None:
     """The first quick-start command, run for real in a fresh copy of the repository."""
     install_demo, _ = _quick_start_commands()
     copy = tmp_path / "repo"
-    subprocess.run(
-        ["git", "clone", "-q", str(ROOT), str(copy)], check=True, capture_output=True
-    )
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(copy)], check=True, capture_output=True)
     for name in ("src", "examples", "pyproject.toml", "README.md"):  # uncommitted edits too
         subprocess.run(["cp", "-r", str(ROOT / name), str(copy)], check=True)
     result = subprocess.run(
