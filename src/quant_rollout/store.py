@@ -19,7 +19,7 @@ import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Iterator, List, Optional, Protocol, Sequence, Tuple
+from typing import IO, Callable, Iterator, List, Optional, Protocol, Sequence, Tuple
 
 from .errors import CorruptStateError, HistoryError, LockTimeoutError
 from .history import (
@@ -220,9 +220,11 @@ def _encode_all(
 
 
 @dataclass
-class _FileTransaction:
-    store: JsonFileStore
+class _Transaction:
+    """An open read-modify-write; ``persist`` stores the encoded lines and final state."""
+
     loaded: RolloutState
+    persist: Callable[[List[str], RolloutState], None]
 
     @property
     def state(self) -> RolloutState:
@@ -232,8 +234,7 @@ class _FileTransaction:
         if not transitions:
             return self.loaded
         lines, final = _encode_all(self.loaded, transitions)
-        self.store._append(lines)
-        write_atomic(self.store.path, final.to_json())
+        self.persist(lines, final)
         self.loaded = final
         return final
 
@@ -263,7 +264,7 @@ class JsonFileStore:
             state, _tail, stale = self._load(repair=True)
             if stale:
                 write_atomic(self.path, state.to_json())
-            yield _FileTransaction(self, state)
+            yield _Transaction(state, self._persist)
 
     def read(self) -> Tuple[RolloutState, Optional[HistoryRecord]]:
         with FileLock(self.lock_path, self.lock_timeout):
@@ -407,6 +408,12 @@ class JsonFileStore:
             with contextlib.suppress(OSError):
                 leftover.unlink()
 
+    def _persist(self, lines: List[str], final: RolloutState) -> None:
+        # History first: if a crash falls before the state is replaced, the next
+        # load rolls the state forward from the history.
+        self._append(lines)
+        write_atomic(self.path, final.to_json())
+
     def _append(self, lines: Sequence[str]) -> None:
         new_file = not self.history_path.exists()
         with open(self.history_path, "ab") as f:
@@ -415,25 +422,6 @@ class JsonFileStore:
             os.fsync(f.fileno())
         if new_file:
             _fsync_dir(self.history_path.parent)
-
-
-@dataclass
-class _MemoryTransaction:
-    store: MemoryStore
-    loaded: RolloutState
-
-    @property
-    def state(self) -> RolloutState:
-        return self.loaded
-
-    def commit(self, transitions: Sequence[Transition]) -> RolloutState:
-        if not transitions:
-            return self.loaded
-        lines, final = _encode_all(self.loaded, transitions)
-        self.store.lines.extend(lines)
-        self.store.state = final
-        self.loaded = final
-        return final
 
 
 class MemoryStore:
@@ -449,9 +437,13 @@ class MemoryStore:
     def source(self) -> str:
         return "<memory>"
 
+    def _persist(self, lines: List[str], final: RolloutState) -> None:
+        self.lines.extend(lines)
+        self.state = final
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
-        yield _MemoryTransaction(self, self.state)
+        yield _Transaction(self.state, self._persist)
 
     def read(self) -> Tuple[RolloutState, Optional[HistoryRecord]]:
         tail = parse_line(self.lines[-1], "<memory>") if self.lines else None
