@@ -701,3 +701,12 @@ def test_a_trade_corrected_in_the_middle_counts_once_the_list_is_rescanned() -> 
     rescanned = one.tick(second, rescan=True)
     assert rescanned.action is RolloutAction.ADVANCE
     assert [rescanned.reason] == _decide_both([second])[1]
+
+
+def test_changing_the_params_of_a_decision_leaves_the_stage_untouched(tmp_path: Path) -> None:
+    stages = [Stage(0, {"size": 1.0}), Stage(1, {"size": 2.0}, Gate(min_n=99))]
+    rollout = Rollout(stages, KillSwitch(), tmp_path / "s.json", clock=ManualClock(0))
+    decision = rollout.tick([])
+    decision.params["size"] = 100.0  # type: ignore[index]  # a careless bot
+    assert rollout.tick([]).params == {"size": 1.0}
+    assert rollout.stages[0].params == {"size": 1.0}

@@ -431,7 +431,7 @@ def decide(
                 metrics=metrics,
                 veto_deadline_unix=deadline,
                 changed=event is not None,
-                params=config.stage(new.current_stage).params,
+                params=dict(config.stage(new.current_stage).params),  # the bot may mutate it
             ),
             new,
             tuple(transitions),
