@@ -3,8 +3,8 @@
 Run:  python examples/live_bot.py --config demo.toml &
 
 It builds the rollout with ``Rollout.from_config`` (as a real bot would), backfills
-an hour of trades so the canary gate of ``quant-rollout init``'s example config is
-met on the first tick, then ticks once a second on the real clock, adding a trade
+three hours of trades (one a minute) so the canary gate of ``quant-rollout init``'s
+example config is met on the first tick, then ticks once a second on the real clock, adding a trade
 every few seconds, and prints every decision that changed the rollout. Meanwhile,
 from another shell: ``quant-rollout --config demo.toml status``, ``veto``,
 ``pause``, ``history``. It stops after ``--seconds`` (default 600) or on Ctrl-C.
@@ -38,7 +38,7 @@ def main(argv: List[str]) -> int:
         return TradeOutcome(pnl=1.5 if win else -2.0, size=5.0, timestamp=opened)
 
     now = datetime.now(timezone.utc)
-    trades = [trade(now - timedelta(minutes=60 - i)) for i in range(60)]
+    trades = [trade(now - timedelta(minutes=180 - i)) for i in range(180)]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"bot: ticking {rollout.state_path} once a second", flush=True)
     deadline = time.monotonic() + args.seconds

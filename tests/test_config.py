@@ -347,7 +347,7 @@ def test_the_top_level_must_be_a_table(tmp_path: Path) -> None:
         (["kill_switch"], "wr_lookbak", "kill_switch.wr_lookbak", "wr_lookback"),
         (["stages", 1], "nmae", "stages[1].nmae", "name"),
         (["stages", 1, "gate"], "min_winrate", "stages[1].gate.min_winrate", "min_win_rate"),
-        (["stages", 1, "gate"], "confidence", "stages[1].gate.confidence", None),
+        (["stages", 1, "gate"], "leverage", "stages[1].gate.leverage", None),
     ],
 )
 def test_unknown_keys_are_errors_with_their_path(

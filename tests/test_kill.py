@@ -197,7 +197,7 @@ def test_defaults_are_0_1s() -> None:
         ({"ev_lookback": "100"}, "ev_lookback"),
         ({"ev_threshold": math.nan}, "ev_threshold"),
         ({"ev_threshold": -math.inf}, "ev_threshold"),
-        ({"ev_threshold": None}, "ev_threshold"),
+        ({"ev_threshold": "0.1"}, "ev_threshold"),
     ],
 )
 def test_bad_kill_switch_settings_raise_config_error_naming_the_field(

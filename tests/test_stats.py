@@ -391,14 +391,23 @@ def test_e_value_at_the_bound_is_one_over_alpha(n: int, win_fraction: float, tun
     prior = BetaPrior.above(0.55) if tuned else None
     low = win_rate_lower_bound(wins, n, 0.95, prior)
     if low > 0.0:
-        assert win_rate_e_value(wins, n, low, prior or BetaPrior(1, 1)) == pytest.approx(
-            20, rel=1e-9
-        )
+        # The bound comes from bisection in the bar; where the e-value is steep in the
+        # bar (few trades, lopsided) a last-bit step in the bar moves it by ~1e-8.
+        value = win_rate_e_value(wins, n, low, prior or BetaPrior(1, 1))
+        # At the bound the test still rejects (the bound is never anti-conservative)...
+        assert value >= 20 * (1 - 1e-6)
+        if not tuned and low < 1 - 1e-9:
+            # ...and with the uniform prior the e-value is continuous in the bar, so the
+            # bound sits exactly where it crosses 1/alpha. (A tuned prior far from the
+            # data can make the e-value jump there: the bound is then conservative.)
+            assert value == pytest.approx(20, rel=1e-6)
     upper_prior = BetaPrior.below(0.55) if tuned else None
     high = win_rate_upper_bound(wins, n, 0.95, upper_prior)
     if high < 1.0:
         value = win_rate_upper_e_value(wins, n, high, upper_prior or BetaPrior(1, 1))
-        assert value == pytest.approx(20, rel=1e-9)
+        assert value >= 20 * (1 - 1e-6)
+        if not tuned and high > 1e-9:
+            assert value == pytest.approx(20, rel=1e-6)
 
 
 @settings(max_examples=100, deadline=None)
@@ -598,7 +607,7 @@ def test_betting_test_is_currency_invariant(seed: int, scale: float, bar: float)
     a = EVBettingTest(bar, gain_bound=50.0)
     b = EVBettingTest(bar, gain_bound=50.0)
     for pnl, size in trades:
-        pnl = max(pnl, -size)
+        pnl = min(max(pnl, -size), 50.0 * size)  # within both bounds (the tail is heavy)
         a.update(pnl, size)
         b.update(pnl * scale, size * scale)
     assert b.log_e_value == pytest.approx(a.log_e_value, rel=1e-9, abs=1e-9)

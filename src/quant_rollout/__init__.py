@@ -23,10 +23,18 @@ from .errors import (
     TradeFileError,
     UnknownSchemaError,
 )
-from .gates import Gate, GateVerdict
-from .kill import KillSwitch
+from .gates import Gate, GateProof, GateVerdict
+from .kill import (
+    EvPerDollarCusum,
+    KillSwitch,
+    MaxConsecutiveLosses,
+    MaxDailyLoss,
+    MaxDrawdown,
+    WinRateCusum,
+)
 from .machine import RolloutAction, RolloutDecision, Stage
 from .metrics import Metrics, compute_metrics
+from .planning import Payoff, PlanReport, format_plan, plan
 from .rollout import Rollout, RolloutStatus
 from .state import RolloutState
 from .trades import TradeOutcome
@@ -35,15 +43,22 @@ __all__ = [
     "ClockError",
     "ConfigError",
     "CorruptStateError",
+    "EvPerDollarCusum",
     "Gate",
+    "GateProof",
     "GateVerdict",
     "HistoryError",
     "InvalidTradeError",
     "KillSwitch",
     "LockTimeoutError",
     "ManualClock",
+    "MaxConsecutiveLosses",
+    "MaxDailyLoss",
+    "MaxDrawdown",
     "Metrics",
     "OperatorRefusedError",
+    "Payoff",
+    "PlanReport",
     "Rollout",
     "RolloutAction",
     "RolloutDecision",
@@ -55,6 +70,9 @@ __all__ = [
     "TradeFileError",
     "TradeOutcome",
     "UnknownSchemaError",
+    "WinRateCusum",
     "__version__",
     "compute_metrics",
+    "format_plan",
+    "plan",
 ]

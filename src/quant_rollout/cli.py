@@ -43,6 +43,7 @@ from .config import EXAMPLE_CONFIG, LoadedConfig, format_duration, load_config, 
 from .errors import ConfigFileError, HistoryError, OperatorRefusedError, RolloutError
 from .gates import Gate
 from .history import HistoryRecord, HistoryVerification
+from .kill import KillSwitch, criterion_name
 from .machine import Phase, Stage, operate
 from .metrics import Metrics
 from .rollout import Rollout, RolloutStatus
@@ -283,7 +284,41 @@ def _criteria(gate: Gate) -> List[Tuple[str, float]]:
 def _gate_text(gate: Optional[Gate]) -> str:
     if gate is None:
         return "none: reached only by promote"
-    return ", ".join(f"{name}>={_num(req, name)}" for name, req in _criteria(gate))
+    if gate.confidence is None:
+        return ", ".join(f"{name}>={_num(req, name)}" for name, req in _criteria(gate))
+    # A confidence gate shows the true value above the bar, hence ">".
+    tested = ("win_rate", "ev_per_dollar")
+    text = ", ".join(
+        f"{name}{'>' if name in tested else '>='}{_num(req, name)}" for name, req in _criteria(gate)
+    )
+    text += f" at {gate.confidence * 100:g}% confidence"
+    if gate.revert_if_cannot_pass:
+        text += "; reverts to stage 0 if it cannot pass"
+    return text
+
+
+def _kill_text(kill: KillSwitch) -> List[str]:
+    """0.1's checks on the first line, then one line per criterion."""
+    checks = [
+        f"{name}_lookback={getattr(kill, name + '_lookback')!r} "
+        f"{name}_threshold={getattr(kill, name + '_threshold')!r}"
+        for name in ("wr", "ev")
+        if getattr(kill, name + "_threshold") is not None
+    ]
+    seed = " ".join(checks) if checks else "lookback checks off (wr_threshold, ev_threshold: none)"
+    return [seed, *(_criterion_text(c) for c in kill.criteria)]
+
+
+def _criterion_text(criterion: Any) -> str:
+    """``win_rate_cusum unacceptable=0.45 horizon=2000``: the fields set, or the repr."""
+    if not dataclasses.is_dataclass(criterion):
+        return repr(criterion)
+    fields = [
+        f"{f.name}={getattr(criterion, f.name)!r}"
+        for f in dataclasses.fields(criterion)
+        if f.default is dataclasses.MISSING or getattr(criterion, f.name) != f.default
+    ]
+    return " ".join([criterion_name(criterion), *fields])
 
 
 def _params_text(params: Mapping[str, Any]) -> str:
@@ -438,7 +473,25 @@ def _status_json(
         "last_event": last,
         "metrics": None if st.metrics is None else st.metrics.to_dict(),
         "gate_progress": gate,
+        "gate_proof": _proof_json(st),
+        "kill_criteria": None
+        if st.kill_criteria is None
+        else [dataclasses.asdict(c) for c in st.kill_criteria],
         "trades": trades,
+    }
+
+
+def _proof_json(st: RolloutStatus) -> Optional[Dict[str, Any]]:
+    """What the current stage's gate evidence showed, or None (not entered by a gate)."""
+    s = st.state
+    if s.gate_n is None:
+        return None
+    return {
+        "n": s.gate_n,
+        "win_rate": s.gate_win_rate,
+        "ev_per_dollar": s.gate_ev_per_dollar,
+        "proven_win_rate": s.proven_win_rate,
+        "proven_ev_per_dollar": s.proven_ev_per_dollar,
     }
 
 
@@ -492,12 +545,16 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
         add("", f"unlatch: {PROG} clear-kill --note '...'")
     else:
         add("kill", "armed (not tripped)")
+        for k in st.kill_criteria or ():
+            add("", f"{k.name}: {k.state}: {k.detail}" if k.detail else f"{k.name}: {k.state}")
     add("paused", "yes" if st.paused else "no")
     if st.started_at is None:
         add("started", "not yet: no tick or verb recorded")
     else:
         add("started", _when(st.started_at, now))
         add("in stage", f"since {_when(st.stage_entered_at, now)}")
+    if st.state.gate_n is not None:
+        add("proof", _proof_text(st.state))
     add(
         "evidence",
         "all trades (no revert or veto yet)"
@@ -532,16 +589,50 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
         verdict = "PASSES" if st.gate_result.passes else st.gate_result.verdict.value
         detail = "" if st.gate_result.passes else f" ({st.gate_result.reason})"
         add("gate", f"to stage {target.label}: {verdict}{detail}")
-        lines.append(f"  {'criterion':<18}{'observed':>12}{'required':>12}  met")
-        for c in st.gate_progress:
-            lines.append(
-                f"  {c.name:<18}{_num(c.observed, c.name):>12}{_num(c.required, c.name):>12}"
-                f"  {'yes' if c.met else 'no'}"
-            )
+        if any(c.lower_bound is not None for c in st.gate_progress):
+            lines.extend(_bounds_table(st.gate_progress, target.gate))
+        else:
+            lines.append(f"  {'criterion':<18}{'observed':>12}{'required':>12}  met")
+            for c in st.gate_progress:
+                lines.append(
+                    f"  {c.name:<18}{_num(c.observed, c.name):>12}{_num(c.required, c.name):>12}"
+                    f"  {'yes' if c.met else 'no'}"
+                )
     elif target is not None and history is not None and target.gate is None:
         add("gate", f"stage {target.label} has no gate: reached only by promote")
     elif target is None and history is not None:
         add("gate", "none: this is the last stage")
+    return lines
+
+
+def _proof_text(state: Any) -> str:
+    """``entered on 185 trades: win rate 0.768 (proven >= 0.703), EV/$ 0.1860 (...)``."""
+    wr = f"win rate {state.gate_win_rate:.3f}"
+    if state.proven_win_rate is not None:
+        wr += f" (proven >= {state.proven_win_rate:.3f})"
+    ev = f"EV/$ {state.gate_ev_per_dollar:.4f}"
+    if state.proven_ev_per_dollar is not None:
+        ev += f" (proven >= {state.proven_ev_per_dollar:.4f})"
+    return f"the gate passed on {state.gate_n} trades: {wr}, {ev}"
+
+
+def _bounds_table(progress: Sequence[Any], gate: Optional[Gate]) -> List[str]:
+    """The gate table of a confidence gate: each tested criterion's anytime bound."""
+    confidence = "" if gate is None or gate.confidence is None else f"{gate.confidence * 100:g}% "
+    lines = [f"  {'criterion':<18}{'observed':>12}{confidence + 'bound':>14}{'required':>12}  met"]
+    digits = {"win_rate": 3, "ev_per_dollar": 4}
+    for c in progress:
+        bound = ""
+        places = digits.get(c.name, 4)
+        if c.cannot_pass and c.upper_bound is not None:
+            bound = f"<={c.upper_bound:.{places}f}"
+        elif c.lower_bound is not None:
+            bound = f">={c.lower_bound:.{places}f}"
+        met = "yes" if c.met else ("never" if c.cannot_pass else "no")
+        lines.append(
+            f"  {c.name:<18}{_num(c.observed, c.name):>12}{bound:>14}"
+            f"{_num(c.required, c.name):>12}  {met}"
+        )
     return lines
 
 
@@ -739,7 +830,8 @@ def _config_lines(source: _Source, config: LoadedConfig) -> List[str]:
     lines += _field(
         "veto", "none: advances land at once" if veto == 0 else format_duration(veto), w
     )
-    lines += _field("kill", _fields_text(config.kill_switch), w)
+    for i, text in enumerate(_kill_text(config.kill_switch)):
+        lines += _field("kill" if i == 0 else "", text, w)
     num_w = max(3, max(len(str(s.num)) for s in config.stages))
     name_w = max(4, min(16, max(len(s.name) for s in config.stages)))
     lead = num_w + 2 + name_w + 2
@@ -857,6 +949,67 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         )
     if plotted is not None:
         _out(f"plot written to {plotted}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------------------- plan
+#
+# The planner lives in quant_rollout.planning; it is imported when the command runs.
+
+
+def _numbers(option: str, text: str) -> List[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise _CommandError(
+            f"{option} takes numbers separated by commas (e.g. 0.5,0.55,0.6), got {text!r}"
+        ) from None
+    if not values:
+        raise _CommandError(f"{option} takes at least one number, got {text!r}")
+    return values
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .planning import DEFAULT_WIN_RATES, Payoff, format_plan, plan
+
+    target: Any
+    if args.file is not None:
+        target = args.file
+    else:
+        source = _source(args)
+        target = source.value if source.kind == "config" else _import_factory(source.value)
+    history = None if args.trades is None else _read_trades(args.trades, args)
+    payoff = None
+    if args.payoff is not None:
+        win_loss = _numbers("--payoff", args.payoff)
+        if len(win_loss) != 2:
+            raise _CommandError(
+                "--payoff takes WIN,LOSS per dollar of size (e.g. 1,1 or 0.8,1), got "
+                f"{args.payoff!r}"
+            )
+        payoff = Payoff(win=win_loss[0], loss=win_loss[1], source="given")
+    elif history is not None:
+        payoff = Payoff.from_trades(history.trades, history.source)
+    if args.stake is not None:
+        payoff = dataclasses.replace(payoff or Payoff(source="given"), size=args.stake)
+    report = plan(
+        target,
+        win_rates=DEFAULT_WIN_RATES
+        if args.win_rates is None
+        else _numbers("--win-rates", args.win_rates),
+        horizon=args.horizon,
+        trades_per_day=args.trades_per_day,
+        trades=None if history is None else history.trades,
+        ev_levels=None if args.ev_levels is None else _numbers("--ev-levels", args.ev_levels),
+        payoff=payoff,
+        drop_to=args.drop_to,
+        paths=args.paths,
+        seed=args.seed,
+    )
+    if args.json:
+        _dump(report.to_dict())
+    else:
+        _out(format_plan(report))
     return EXIT_OK
 
 
@@ -1024,6 +1177,49 @@ def _parser() -> argparse.ArgumentParser:
     re_.add_argument("--plot", metavar="PNG", help="draw the equity curve (needs the plot extra)")
     re_.add_argument("--json", action="store_true", help="machine-readable output")
     re_.set_defaults(run=_cmd_replay)
+
+    pl = add(
+        "plan",
+        "pre-flight: the chance and the trades to advance and to kill, per true win rate",
+        ["rollout", "debug", "trades"],
+        "Pre-flight a configuration: for a range of true win rates (and, with --trades, "
+        "of EV levels by bootstrap of those trades), the chance that each gate passes "
+        "within the horizon (a false advance at or below its bar) and the median and "
+        "90th-percentile trades (and days, with --trades-per-day) it takes; the chance "
+        "that the kill switch fires (a false kill for a good strategy) and how soon. "
+        "Exact where the rule allows, Monte Carlo otherwise (with its standard error).",
+    )
+    pl.add_argument(
+        "file", nargs="?", metavar="FILE", help="the configuration (default: as --config)"
+    )
+    pl.add_argument(
+        "--horizon", type=int, default=2000, metavar="N", help="trades of each stage (default 2000)"
+    )
+    pl.add_argument(
+        "--win-rates", metavar="LIST", help="true win rates, default 0.45,0.5,0.55,0.6,0.65,0.7"
+    )
+    pl.add_argument(
+        "--trades", metavar="TRADES", help="a trade history: its payoff, and EV rows by bootstrap"
+    )
+    pl.add_argument(
+        "--ev-levels", metavar="LIST", help="true EV/$ levels with --trades (default -0.05..0.1)"
+    )
+    pl.add_argument(
+        "--trades-per-day", type=float, metavar="X", help="the pace: show days, count day gates"
+    )
+    pl.add_argument(
+        "--payoff", metavar="WIN,LOSS", help="per dollar of size (default 1,1, or from --trades)"
+    )
+    pl.add_argument("--stake", type=float, metavar="X", help="size of each trade (default 1)")
+    pl.add_argument(
+        "--drop-to", type=float, metavar="WR", help="also plan detection of a drop to this win rate"
+    )
+    pl.add_argument(
+        "--paths", type=int, default=2000, metavar="N", help="Monte Carlo runs per row (2000)"
+    )
+    pl.add_argument("--seed", type=int, default=0, metavar="S", help="Monte Carlo seed (0)")
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
+    pl.set_defaults(run=_cmd_plan)
 
     va = add(
         "validate",

@@ -41,6 +41,21 @@ Keys:
     The keyword arguments of :class:`~quant_rollout.KillSwitch`. Required so a
     rollout never runs with a kill switch its owner did not choose; an empty
     ``[kill_switch]`` table takes the defaults.
+``[[kill_switch.criteria]]`` (optional, any number)
+    One table per kill criterion: ``kind`` names it (``win_rate_cusum``,
+    ``ev_per_dollar_cusum``, ``max_drawdown``, ``max_consecutive_losses``,
+    ``max_daily_loss``; see :mod:`quant_rollout.kill`) and the other keys are the
+    keyword arguments of its class::
+
+        [[kill_switch.criteria]]
+        kind = "win_rate_cusum"
+        unacceptable = 0.45
+        false_kill_prob = 0.025
+        horizon = 2000
+
+    In JSON, ``"criteria": [{"kind": "win_rate_cusum", ...}]`` inside
+    ``"kill_switch"``. Custom criteria are Python objects: build the
+    :class:`~quant_rollout.KillSwitch` in code for those.
 ``[[stages]]`` (required, at least stage 0)
     The keyword arguments of :class:`~quant_rollout.Stage`: ``num`` and ``params``
     required, ``name`` optional, ``gate`` an optional table of
@@ -80,7 +95,7 @@ from types import ModuleType
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .errors import ConfigError, ConfigFileError
-from .kill import KillSwitch
+from .kill import BUILTIN_CRITERIA, KillSwitch
 from .machine import RolloutConfig, Stage
 
 __all__ = ["EXAMPLE_CONFIG", "LoadedConfig", "format_duration", "load_config", "parse_duration"]
@@ -416,6 +431,52 @@ def _stages(value: object, problems: _Problems) -> Optional[List[Stage]]:
     return stages
 
 
+def _kill_criteria(value: object, problems: _Problems) -> Optional[List[Any]]:
+    """The ``[[kill_switch.criteria]]`` tables, each built by its ``kind``."""
+    path = "kill_switch.criteria"
+    if not isinstance(value, list):
+        problems.add(
+            path,
+            f"must be a list of criterion tables ([[kill_switch.criteria]] in TOML), got {value!r}",
+        )
+        return None
+    kinds = list(BUILTIN_CRITERIA)
+    criteria: List[Any] = []
+    for i, item in enumerate(value):
+        where = f"{path}[{i}]"
+        if not _check_table(problems, where, item):
+            continue
+        kind = item.get("kind")
+        cls = BUILTIN_CRITERIA.get(kind) if isinstance(kind, str) else None
+        if cls is None:
+            if kind is None:
+                message = f"missing: say which criterion, one of {', '.join(kinds)}"
+            else:
+                close = difflib.get_close_matches(str(kind), kinds, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                message = f"unknown kind {kind!r}; {hint}known kinds: {', '.join(kinds)}"
+            problems.add(f"{where}.kind", message)
+            continue
+        rest = {k: v for k, v in item.items() if k != "kind"}
+        built = _build(cls, rest, where, problems)
+        if built is not None:
+            criteria.append(built)
+    if len(criteria) < len(value):
+        return None
+    return criteria
+
+
+def _kill_switch(table: Mapping[str, Any], problems: _Problems) -> Optional[KillSwitch]:
+    rest = dict(table)
+    criteria: Optional[List[Any]] = []
+    if "criteria" in rest:
+        criteria = _kill_criteria(rest.pop("criteria"), problems)
+    kill: Optional[KillSwitch] = _build(KillSwitch, rest, "kill_switch", problems)
+    if kill is None or criteria is None:
+        return None
+    return dataclasses.replace(kill, criteria=tuple(criteria))
+
+
 def _from_document(doc: object, file: str, problems: _Problems) -> Optional[LoadedConfig]:
     if not isinstance(doc, Mapping):
         problems.add(None, f"expected a table of settings at the top, got {type(doc).__name__}")
@@ -438,7 +499,7 @@ def _from_document(doc: object, file: str, problems: _Problems) -> Optional[Load
             f"{KillSwitch()!r})",
         )
     elif _check_table(problems, "kill_switch", doc["kill_switch"]):
-        kill = _build(KillSwitch, doc["kill_switch"], "kill_switch", problems)
+        kill = _kill_switch(doc["kill_switch"], problems)
     stages = None
     if "stages" not in doc:
         problems.add("stages", "missing: add at least stage 0 as a [[stages]] table")
@@ -522,16 +583,46 @@ state_path = "rollout_state.json"
 veto_window = "30m"
 
 # The kill switch watches the current stage's live trades and reverts to
-# stage 0 when EITHER the win rate of the last `wr_lookback` trades falls
-# below `wr_threshold` (a 0-1 fraction), OR the EV per dollar (total pnl /
-# total size) of the last `ev_lookback` trades falls below `ev_threshold`
-# (-0.01 = losing a cent per dollar risked). A window is only judged once it
-# holds that many trades. It latches until `quant-rollout clear-kill`.
+# stage 0 the moment any of its checks fires. It latches until
+# `quant-rollout clear-kill`.
+#
+# quant-rollout 0.1's checks ("the win rate of the last `wr_lookback` trades
+# is below `wr_threshold`", the same for EV per dollar) are off here: judged
+# every minute, a 30-trade window kills a genuinely good strategy sooner or
+# later. Set the two thresholds to numbers to turn them back on.
 [kill_switch]
-wr_lookback = 30
-wr_threshold = 0.55
-ev_lookback = 100
-ev_threshold = -0.01
+wr_threshold = "none"
+ev_threshold = "none"
+
+# Has the win rate fallen to 45%? This weighs every win and loss since the
+# stage began (a CUSUM, Page 1954) and fires once the recent run looks more
+# like 45% than like the expected level: by default what the stage proved at
+# its gate (add `expected = 0.62` to say it yourself). Its threshold is solved
+# exactly so that a strategy holding its expected level has at most a 2.5%
+# chance of being killed by bad luck within 2,000 trades.
+[[kill_switch.criteria]]
+kind = "win_rate_cusum"
+unacceptable = 0.45
+false_kill_prob = 0.025
+horizon = 2000
+
+# The same for EV per dollar (pnl / size): has the stage stopped making
+# money? Its threshold comes from resampling the stage's first 50 trades, so
+# it fits your own spread of wins and losses. With the check above, at most
+# about a 5% chance of a false kill within 2,000 trades.
+[[kill_switch.criteria]]
+kind = "ev_per_dollar_cusum"
+unacceptable = 0.0
+false_kill_prob = 0.025
+horizon = 2000
+
+# A hard stop in money: the stage's equity (its summed pnl, account
+# currency) falls 25 below its high point. Or `fraction = 0.1` of peak equity
+# with `capital = 1000`. Other limits: kind = "max_consecutive_losses" with
+# `losses = 8`, kind = "max_daily_loss" with `loss = 50` (per UTC day).
+[[kill_switch.criteria]]
+kind = "max_drawdown"
+loss = 25.0
 
 # Stages, from the baseline (stage 0, where a kill reverts to) up. `params`
 # is what your bot runs at that stage; the library hands it back in every
@@ -544,24 +635,35 @@ params = { max_entry_price = 0.30 }
 # A stage's `gate` is judged on the trades of the stage before it. Every
 # criterion is optional:
 #   min_n                at least this many trades
-#   min_win_rate         win rate at least this (0-1; 0.60 = 60%)
-#   min_ev_per_dollar    total pnl / total size at least this (0.03 = 3
-#                        cents per dollar). Defaults to 0: a losing stage
-#                        never advances. "none" drops the floor.
+#   min_win_rate         win rate above this (0-1; 0.60 = 60%)
+#   min_ev_per_dollar    total pnl / total size above this (0.03 = 3 cents
+#                        per dollar). Defaults to 0: a losing stage never
+#                        advances. "none" drops the floor.
 #   min_total_pnl        total pnl at least this, in account currency
 #   min_days_after_prev  at least this many days on the stage before
+#   confidence           0.95: the win rate and EV must be shown above their
+#                        bars with 95% confidence. A stage that is truly no
+#                        better than the bar then advances with at most a 5%
+#                        chance, however long it runs and however often the
+#                        bot ticks. Leave it out for plain thresholds on the
+#                        observed numbers, which a coin flip passes often.
+#   max_loss_per_dollar  the most one trade can lose per dollar of size
+#                        (default 1: never more than its stake; 0.05 with a
+#                        5% stop-loss). The tighter, the faster EV is shown.
+#   revert_if_cannot_pass  true: revert to stage 0 when the trades show the
+#                        stage cannot reach the bar.
 [[stages]]
 num = 1
 name = "canary"
 params = { max_entry_price = 0.50 }
-gate = { min_n = 50, min_win_rate = 0.60, min_ev_per_dollar = 0.03 }
+gate = { min_n = 50, min_win_rate = 0.60, min_ev_per_dollar = 0.03, confidence = 0.95 }
 
 # With no `gate`, a stage is only reached by `quant-rollout promote`.
 [[stages]]
 num = 2
 name = "full_size"
 params = { max_entry_price = 0.50, position_size = 10.0 }
-gate = { min_n = 150, min_ev_per_dollar = 0.025, min_days_after_prev = 14 }
+gate = { min_n = 150, min_ev_per_dollar = 0.025, min_days_after_prev = 14, confidence = 0.95 }
 """
 """The commented example configuration that ``quant-rollout init`` writes
 (the same text as ``examples/rollout.toml``)."""

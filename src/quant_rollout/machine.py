@@ -22,7 +22,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 from ._validate import check_int, check_non_negative
 from .errors import ClockError, ConfigError, CorruptStateError, OperatorRefusedError
 from .evidence import EvidenceTracker, StageEvidence
-from .gates import Gate, GateResult, GateVerdict
+from .gates import CriterionProgress, Gate, GateProof, GateResult, GateVerdict
 from .kill import KillSwitch
 from .metrics import Metrics
 from .state import RolloutState
@@ -39,6 +39,9 @@ __all__ = [
     "Step",
     "Transition",
     "decide",
+    "gate_progress",
+    "gate_proof_of",
+    "gate_tracker_key",
     "operate",
     "phase_of",
 ]
@@ -191,9 +194,29 @@ class RolloutConfig:
         """How many latest trades of a stage its criteria ever look back over."""
         return self.kill_switch.lookback
 
+    def epoch(self, state: RolloutState) -> Tuple[Any, ...]:
+        """What identifies the current evidence window and everything its trackers
+        depend on: the stage, the evidence start and the stage's gate proof."""
+        return (state.current_stage, state.evidence_since, gate_proof_of(state))
+
     def make_trackers(self, epoch: Tuple[Any, ...]) -> Mapping[str, EvidenceTracker]:
-        """Per-trade trackers for an evidence window (none for the 0.1 criteria)."""
-        return {}
+        """Per-trade trackers for an evidence window (see :meth:`epoch`).
+
+        The EV test of the next stage's gate when it is a confidence gate (key
+        :func:`gate_tracker_key`), and one tracker per kill criterion (``kill[i]``).
+        None for 0.1's criteria. An epoch without a proof (``(stage, since)``) is a
+        window not entered through a gate.
+        """
+        stage = epoch[0]
+        proof = epoch[2] if len(epoch) > 2 and isinstance(epoch[2], GateProof) else None
+        trackers: Dict[str, EvidenceTracker] = {}
+        target = self.next_stage(stage) if isinstance(stage, int) else None
+        if target is not None and target.gate is not None:
+            gate_tracker = target.gate.tracker()
+            if gate_tracker is not None:
+                trackers[gate_tracker_key(target.num)] = gate_tracker
+        trackers.update(self.kill_switch.trackers(proof))
+        return trackers
 
     def check_state(self, state: RolloutState, source: str) -> None:
         """Refuse a state that does not fit this configuration (fail closed)."""
@@ -360,6 +383,28 @@ def days_since_stage_entry(state: RolloutState, now_us: int) -> float:
     return 0.0 if entered is None else max(0.0, (now_us - entered) / 86_400e6)
 
 
+def gate_tracker_key(stage: int) -> str:
+    """The evidence tracker key of the gate of ``stage`` (``gate[1]``)."""
+    return f"gate[{stage}]"
+
+
+def gate_proof_of(state: RolloutState) -> Optional[GateProof]:
+    """What the current stage's gate evidence showed, from the state (None: no gate)."""
+    if state.gate_n is None or state.gate_win_rate is None or state.gate_ev_per_dollar is None:
+        return None
+    return GateProof(
+        n=state.gate_n,
+        win_rate=state.gate_win_rate,
+        ev_per_dollar=state.gate_ev_per_dollar,
+        win_rate_lower=state.proven_win_rate,
+        ev_per_dollar_lower=state.proven_ev_per_dollar,
+    )
+
+
+def _gate_tracker(target: Stage, evidence: StageEvidence) -> Any:
+    return evidence.trackers.get(gate_tracker_key(target.num))
+
+
 def judge_gate(
     config: RolloutConfig, state: RolloutState, target: Stage, evidence: StageEvidence, now_us: int
 ) -> GateResult:
@@ -367,12 +412,30 @@ def judge_gate(
     if target.gate is None:
         return GateResult(GateVerdict.NOT_YET, "next stage has no gate; promote it by hand")
     return target.gate.judge(
-        evidence.metrics(), days_since_prev=days_since_stage_entry(state, now_us)
+        evidence.metrics(),
+        days_since_prev=days_since_stage_entry(state, now_us),
+        tracker=_gate_tracker(target, evidence),
     )
 
 
-def _entered(state: RolloutState, stage: int, now_us: int) -> RolloutState:
-    """The state after moving to ``stage`` at ``now_us``: fresh evidence, no window."""
+def gate_progress(
+    state: RolloutState, target: Stage, evidence: StageEvidence, now_us: int
+) -> Optional[Tuple[CriterionProgress, ...]]:
+    """``target``'s gate criteria on the current evidence, for status (None: no gate)."""
+    if target.gate is None:
+        return None
+    return target.gate.progress(
+        evidence.metrics(),
+        days_since_prev=days_since_stage_entry(state, now_us),
+        tracker=_gate_tracker(target, evidence),
+    )
+
+
+def _entered(
+    state: RolloutState, stage: int, now_us: int, proof: Optional[GateProof] = None
+) -> RolloutState:
+    """The state after moving to ``stage`` at ``now_us``: fresh evidence, no window,
+    and what the gate passed on showed (``proof``; None when no gate was passed)."""
     at = _stamp(now_us)
     ships = dict(state.ship_timestamps)
     if stage != 0:
@@ -386,6 +449,26 @@ def _entered(state: RolloutState, stage: int, now_us: int) -> RolloutState:
         advance_pending_to=None,
         advance_veto_deadline_unix=None,
         advance_pending_since=None,
+        gate_n=None if proof is None else proof.n,
+        gate_win_rate=None if proof is None else proof.win_rate,
+        gate_ev_per_dollar=None if proof is None else proof.ev_per_dollar,
+        proven_win_rate=None if proof is None else proof.win_rate_lower,
+        proven_ev_per_dollar=None if proof is None else proof.ev_per_dollar_lower,
+    )
+
+
+def _proof(target: Stage, evidence: StageEvidence) -> Optional[GateProof]:
+    if target.gate is None:
+        return None
+    return target.gate.proof(evidence.metrics(), tracker=_gate_tracker(target, evidence))
+
+
+def _killed(state: RolloutState, now_us: int, reason: str) -> RolloutState:
+    return dataclasses.replace(
+        _entered(state, 0, now_us),
+        kill_switch_tripped=True,
+        kill_reason=reason,
+        kill_timestamp=_stamp(now_us),
     )
 
 
@@ -437,18 +520,28 @@ def decide(
             tuple(transitions),
         )
 
-    # 1. The kill switch, on every tick, unless already latched.
+    # 1. The kill switch, on every tick, unless already latched; a gate that opted in
+    #    to revert when the evidence shows it cannot pass acts as one more kill check.
     if not state.kill_switch_tripped:
-        tripped, why = config.kill_switch.judge_recent(evidence.recent(), evidence.n)
+        tripped, why = config.kill_switch.judge_evidence(evidence)
         if tripped:
             reason = why or "kill switch tripped"
-            new = dataclasses.replace(
-                _entered(state, 0, now_us),
-                kill_switch_tripped=True,
-                kill_reason=reason,
-                kill_timestamp=at,
+            return done(
+                RolloutAction.KILL_TRIPPED, reason, _killed(state, now_us, reason), event="kill"
             )
-            return done(RolloutAction.KILL_TRIPPED, reason, new, event="kill")
+        ahead = config.next_stage(stage)
+        if state.advance_pending_to is not None:
+            ahead = config.stage(state.advance_pending_to)
+        if ahead is not None and ahead.gate is not None and ahead.gate.revert_if_cannot_pass:
+            verdict = judge_gate(config, state, ahead, evidence, now_us)
+            if verdict.verdict is GateVerdict.CANNOT_PASS:
+                reason = f"gate to stage {ahead.label} cannot pass: {verdict.reason}"
+                return done(
+                    RolloutAction.KILL_TRIPPED,
+                    reason,
+                    _killed(state, now_us, reason),
+                    event="kill",
+                )
     else:
         return done(
             RolloutAction.NOOP,
@@ -471,12 +564,13 @@ def decide(
                 to_stage=pending,
                 deadline=deadline,
             )
-        verdict = judge_gate(config, state, config.stage(pending), evidence, now_us)
+        pending_stage = config.stage(pending)
+        verdict = judge_gate(config, state, pending_stage, evidence, now_us)
         if verdict.passes:
             return done(
                 RolloutAction.VETO_EXPIRED,
                 "veto window expired without abort; gate still met",
-                _entered(state, pending, now_us),
+                _entered(state, pending, now_us, _proof(pending_stage, evidence)),
                 event="veto_expired",
             )
         dropped = dataclasses.replace(
@@ -504,8 +598,16 @@ def decide(
     if target.gate is None:
         return done(RolloutAction.NOOP, "next stage has no gate; promote it by hand", state)
     verdict = judge_gate(config, state, target, evidence, now_us)
+    if verdict.verdict is GateVerdict.CANNOT_PASS:
+        return done(
+            RolloutAction.NOOP,
+            f"gate to stage {target.label} cannot pass: {verdict.reason} (the rollout stays; "
+            "revert_if_cannot_pass would revert it)",
+            state,
+        )
     if not verdict.passes:
         return done(RolloutAction.NOOP, f"gate not yet met: {verdict.reason}", state)
+    passed = "gate passed" if verdict.reason == "ok" else f"gate passed: {verdict.reason}"
     if config.veto_window_seconds > 0:
         deadline = now_us / 1e6 + config.veto_window_seconds
         opened = dataclasses.replace(
@@ -516,7 +618,7 @@ def decide(
         )
         return done(
             RolloutAction.VETO_OPEN,
-            "gate passed; veto window opened",
+            f"{passed}; veto window opened",
             opened,
             event="veto_open",
             to_stage=target.num,
@@ -525,7 +627,7 @@ def decide(
     return done(
         RolloutAction.ADVANCE,
         f"gate passed: {verdict.reason}",
-        _entered(state, target.num, now_us),
+        _entered(state, target.num, now_us, _proof(target, evidence)),
         event="advance",
     )
 

@@ -348,7 +348,10 @@ def _next_deadline(
 
     decide() reads the clock in exactly two places that can change its answer: the veto
     deadline and the gate's ``min_days_after_prev``. A criterion that one day depends on
-    time in another way must add its deadline here, or replays will skip past it.
+    time in another way must add its deadline here, or replays will skip past it. The
+    confidence gates' tests, their "cannot pass" verdicts and the kill criteria depend
+    on the trades only (``MaxDailyLoss`` groups trades by the UTC day they were
+    opened, not by the clock), so they add no deadline.
     """
     if state.kill_switch_tripped or state.paused:
         return None  # latched until an operator acts; paused: no automatic advance

@@ -30,15 +30,15 @@ from .errors import ConfigError
 from .evidence import EvidenceFeed, StageEvidence
 from .gates import CriterionProgress, GateResult
 from .history import HistoryRecord, HistoryVerification
-from .kill import KillSwitch
+from .kill import KillCriterionStatus, KillSwitch
 from .machine import (
     OperatorResult,
     Phase,
     RolloutConfig,
     RolloutDecision,
     Stage,
-    days_since_stage_entry,
     decide,
+    gate_progress,
     judge_gate,
     operate,
     phase_of,
@@ -55,8 +55,11 @@ __all__ = ["Rollout", "RolloutStatus"]
 class RolloutStatus:
     """A read-only snapshot of a rollout, for dashboards, the CLI and alerts.
 
-    Times are ISO-8601 UTC text. ``metrics``, ``gate_progress`` and ``gate_result``
-    are filled only when :meth:`Rollout.status` was given the trades.
+    Times are ISO-8601 UTC text. ``metrics``, ``gate_progress``, ``gate_result`` and
+    ``kill_criteria`` (where each of the kill switch's ``criteria`` stands, or why it
+    is not running) are filled only when :meth:`Rollout.status` was given the trades.
+    What the current stage's gate evidence showed is in ``state`` (``gate_*``,
+    ``proven_*``).
     """
 
     now: str
@@ -78,6 +81,7 @@ class RolloutStatus:
     metrics: Optional[Metrics] = None
     gate_progress: Optional[Tuple[CriterionProgress, ...]] = None
     gate_result: Optional[GateResult] = None
+    kill_criteria: Optional[Tuple[KillCriterionStatus, ...]] = None
 
 
 def _clock_from_legacy(
@@ -250,7 +254,7 @@ class Rollout:
 
     def _evidence(self, trades: Sequence[object], state: RolloutState) -> StageEvidence:
         since = None if state.evidence_since is None else parse_instant(state.evidence_since)
-        return self._feed.evidence(trades, since, (state.current_stage, state.evidence_since))
+        return self._feed.evidence(trades, since, self.config.epoch(state))
 
     # -- operator verbs
 
@@ -327,19 +331,19 @@ class Rollout:
         stage = self.config.stage(state.current_stage)
         nxt = self.config.next_stage(state.current_stage)
         deadline = state.advance_veto_deadline_unix
-        metrics = progress = result = None
+        metrics = progress = result = kill_criteria = None
         if trades is not None:
             seq = trades if isinstance(trades, _SequenceABC) else list(trades)
             evidence = self._evidence(seq, state)
             metrics = evidence.metrics()
+            kill_criteria = self.config.kill_switch.criteria_status(evidence)
             target = (
                 self.config.stage(state.advance_pending_to)
                 if state.advance_pending_to is not None
                 else nxt
             )
             if target is not None and target.gate is not None:
-                days = days_since_stage_entry(state, now)
-                progress = target.gate.progress(metrics, days_since_prev=days)
+                progress = gate_progress(state, target, evidence, now)
                 result = judge_gate(self.config, state, target, evidence, now)
         return RolloutStatus(
             now=format_instant(now),
@@ -361,6 +365,7 @@ class Rollout:
             metrics=metrics,
             gate_progress=progress,
             gate_result=result,
+            kill_criteria=kill_criteria,
         )
 
     def history(self) -> List[HistoryRecord]:

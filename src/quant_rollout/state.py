@@ -5,7 +5,10 @@ Schema history:
 * no ``schema_version`` — written by quant-rollout 0.1. Read and upgraded: the
   current stage's ship time becomes the start of its evidence and of the stage.
 * ``schema_version: 2`` — this release. Adds the evidence start, the stage entry time,
-  the rollout's start, pause, and the link to the history log.
+  the rollout's start, pause, the link to the history log, and what the current
+  stage's gate evidence showed (``gate_*``, ``proven_*``: the kill criteria's default
+  expected levels). A version-2 file without some of these fields takes their
+  defaults.
 
 Parsing is strict: a wrong type, an unknown key or an unknown version raises
 :class:`CorruptStateError`/:class:`UnknownSchemaError` naming the field and value;
@@ -72,6 +75,14 @@ class RolloutState:
             past it.
         history_seq: sequence number of the last history event this state reflects.
         history_hash: SHA-256 of that event's line in the history log.
+        gate_n: trades in the evidence that passed the current stage's gate; None when
+            the stage was not entered through a gate (stage 0, a promote, a 0.1 file).
+        gate_win_rate: their win rate, 0–1, as observed.
+        gate_ev_per_dollar: their total pnl / total size, as observed.
+        proven_win_rate: an anytime-valid lower confidence bound on the win rate from
+            that evidence (see :class:`~quant_rollout.gates.GateProof`).
+        proven_ev_per_dollar: the same for EV per dollar (confidence gates with an EV
+            criterion only), else None.
     """
 
     current_stage: int = 0
@@ -92,6 +103,11 @@ class RolloutState:
     updated_at: Optional[str] = None
     history_seq: int = 0
     history_hash: Optional[str] = None
+    gate_n: Optional[int] = None
+    gate_win_rate: Optional[float] = None
+    gate_ev_per_dollar: Optional[float] = None
+    proven_win_rate: Optional[float] = None
+    proven_ev_per_dollar: Optional[float] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """The state as the JSON object written to disk."""
@@ -239,6 +255,27 @@ def _checked(data: Dict[str, Any], source: str) -> RolloutState:
         "updated_at",
     ):
         _check_time(source, key, get(key))
+    gate_n = get("gate_n")
+    if gate_n is not None and (
+        isinstance(gate_n, bool) or not isinstance(gate_n, int) or gate_n < 0
+    ):
+        raise _fail(source, "gate_n", gate_n, "a whole number >= 0 or null")
+    for key in ("gate_win_rate", "proven_win_rate"):
+        value = get(key)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0.0 <= value <= 1.0
+        ):
+            raise _fail(source, key, value, "a fraction between 0 and 1 or null")
+    for key in ("gate_ev_per_dollar", "proven_ev_per_dollar"):
+        value = get(key)
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise _fail(source, key, value, "a finite number or null")
     seq = get("history_seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise _fail(source, "history_seq", seq, "a whole number >= 0")
