@@ -381,8 +381,13 @@ def test_progress_of_a_confidence_gate_carries_the_bounds() -> None:
     m = compute_metrics(trades)
     n, wr, ev = gate.progress(m, tracker=tracker)
     assert n == CriterionProgress("n", 60, 10, True)
-    assert wr.lower_bound == win_rate_lower_bound(48, 60, 0.95, BetaPrior.above(0.55))
-    assert wr.upper_bound == win_rate_upper_bound(48, 60, 0.95, BetaPrior.below(0.55))
+    # Shown bounds are bisected to 1e-6, always on the safe side of the exact ones.
+    exact_low = win_rate_lower_bound(48, 60, 0.95, BetaPrior.above(0.55))
+    exact_high = win_rate_upper_bound(48, 60, 0.95, BetaPrior.below(0.55))
+    assert wr.lower_bound is not None
+    assert wr.upper_bound is not None
+    assert exact_low - 1e-6 <= wr.lower_bound <= exact_low
+    assert exact_high <= wr.upper_bound <= exact_high + 1e-6
     assert ev.met
     assert ev.lower_bound == tracker.lower_bound
     assert ev.upper_bound is None  # no gain bound
@@ -404,9 +409,12 @@ def test_proof_of_a_confidence_gate_is_its_own_bounds() -> None:
         n=150,
         win_rate=0.8,
         ev_per_dollar=m.ev_per_dollar,
-        win_rate_lower=win_rate_lower_bound(120, 150, 0.95, BetaPrior.above(0.55)),
+        win_rate_lower=proof.win_rate_lower,
         ev_per_dollar_lower=tracker.lower_bound,
     )
+    exact = win_rate_lower_bound(120, 150, 0.95, BetaPrior.above(0.55))
+    assert proof.win_rate_lower is not None
+    assert exact - 1e-6 <= proof.win_rate_lower <= exact  # bisected to 1e-6, safe side
 
 
 def test_proof_of_a_point_gate_bounds_the_win_rate_only() -> None:
@@ -472,7 +480,9 @@ def test_an_advance_records_what_the_gate_evidence_proved() -> None:
     assert reason.startswith("gate passed: win_rate lower bound 0.")
     assert state.current_stage == 1
     assert (state.gate_n, state.gate_win_rate, state.gate_ev_per_dollar) == (120, 0.75, 0.5)
-    assert state.proven_win_rate == win_rate_lower_bound(90, 120, 0.95, BetaPrior.above(0.55))
+    exact = win_rate_lower_bound(90, 120, 0.95, BetaPrior.above(0.55))
+    assert state.proven_win_rate is not None
+    assert exact - 1e-6 <= state.proven_win_rate <= exact  # bisected to 1e-6, safe side
     assert state.proven_ev_per_dollar is None  # the canary gate has no EV criterion
 
 

@@ -1028,3 +1028,18 @@ def test_ev_cusum_threshold_bad_arguments(args: tuple, message: str) -> None:  #
         ev_cusum_threshold(*args, rng=random.Random(0))  # type: ignore[misc]
     with pytest.raises(ConfigError, match=r"random\.Random"):
         ev_cusum_threshold([0.1, 0.2], 0.05, -0.05, 10, 0.05, rng=0)  # type: ignore[arg-type]
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 800), win_fraction=st.floats(0.0, 1.0))
+def test_a_coarse_bound_stays_on_the_safe_side_within_its_tolerance(
+    n: int, win_fraction: float
+) -> None:
+    wins = round(win_fraction * n)
+    prior = BetaPrior.above(0.55)
+    exact = win_rate_lower_bound(wins, n, 0.95, prior)
+    coarse = win_rate_lower_bound(wins, n, 0.95, prior, tolerance=1e-4)
+    assert exact - 1e-4 <= coarse <= exact
+    exact_up = win_rate_upper_bound(wins, n, 0.95, BetaPrior.below(0.55))
+    coarse_up = win_rate_upper_bound(wins, n, 0.95, BetaPrior.below(0.55), tolerance=1e-4)
+    assert exact_up <= coarse_up <= exact_up + 1e-4

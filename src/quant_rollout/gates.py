@@ -33,6 +33,7 @@ Confidence gates
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from enum import Enum
@@ -703,13 +704,15 @@ class Gate:
 
     def _win_rate_lower(self, metrics: Metrics) -> float:
         assert self.confidence is not None
-        prior = BetaPrior.above(self.min_win_rate)
-        return win_rate_lower_bound(metrics.wins, metrics.n, self.confidence, prior)
+        return _cached_win_rate_bound(
+            metrics.wins, metrics.n, float(self.min_win_rate), float(self.confidence), False
+        )
 
     def _win_rate_upper(self, metrics: Metrics) -> float:
         assert self.confidence is not None
-        prior = BetaPrior.below(self.min_win_rate)
-        return win_rate_upper_bound(metrics.wins, metrics.n, self.confidence, prior)
+        return _cached_win_rate_bound(
+            metrics.wins, metrics.n, float(self.min_win_rate), float(self.confidence), True
+        )
 
     def _checks(
         self, metrics: Metrics, days_since_prev: Optional[float], tracker: Optional[GateTracker]
@@ -862,3 +865,13 @@ def _distinct(observed: float, required: float) -> str:
         if left != right:
             return f"{left} < {right}"
     return f"{observed!r} < {required!r}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_win_rate_bound(wins: int, n: int, bar: float, confidence: float, upper: bool) -> float:
+    """The bound a reason reports, by bisection: cached, since most ticks bring no new
+    trade and would otherwise repeat the same ~50 incomplete-beta evaluations."""
+    # Reasons print three decimals; 1e-6 keeps the bisection short and the bound safe.
+    if upper:
+        return win_rate_upper_bound(wins, n, confidence, BetaPrior.below(bar), tolerance=1e-6)
+    return win_rate_lower_bound(wins, n, confidence, BetaPrior.above(bar), tolerance=1e-6)

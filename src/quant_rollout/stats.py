@@ -670,7 +670,12 @@ _BISECTION_RELATIVE_WIDTH = 4e-16
 
 
 def win_rate_lower_bound(
-    wins: int, n: int, confidence: float = 0.95, prior: Optional[BetaPrior] = None
+    wins: int,
+    n: int,
+    confidence: float = 0.95,
+    prior: Optional[BetaPrior] = None,
+    *,
+    tolerance: float = 0.0,
 ) -> float:
     """An anytime-valid lower confidence bound for the win rate, 0–1.
 
@@ -680,6 +685,8 @@ def win_rate_lower_bound(
     as the bar rises), whose end is found by bisection to a relative 4e-16, rounded down.
 
     Args:
+        tolerance: stop the bisection once the bracket is this narrow (absolute); the
+            end returned is still on the safe side. 0 bisects to full precision.
         prior: one prior used for every candidate bar. None uses a uniform Beta(1, 1), a
             bound that is not tuned to any bar. Pass ``BetaPrior.above(bar)`` to get a
             bound that is ``>= bar`` exactly when ``win_rate_e_value(wins, n, bar)``
@@ -702,12 +709,17 @@ def win_rate_lower_bound(
         return _log_e_above(wins_, losses, bar, 1.0 - bar, prior_) >= threshold
 
     # e(0) = inf (a win refutes "never wins"); e <= 1 at and above the observed rate.
-    low, _ = _bisect(rejected, 0.0, wins_ / n_)
+    low, _ = _bisect(rejected, 0.0, wins_ / n_, tolerance)
     return low
 
 
 def win_rate_upper_bound(
-    wins: int, n: int, confidence: float = 0.95, prior: Optional[BetaPrior] = None
+    wins: int,
+    n: int,
+    confidence: float = 0.95,
+    prior: Optional[BetaPrior] = None,
+    *,
+    tolerance: float = 0.0,
 ) -> float:
     """An anytime-valid upper confidence bound for the win rate, 0–1.
 
@@ -716,6 +728,7 @@ def win_rate_upper_bound(
     bar" is evidence the stage cannot pass.
 
     Args:
+        tolerance: as for :func:`win_rate_lower_bound`.
         prior: one prior for every candidate bar, its mass above each bar placed on the
             bar. None uses a uniform Beta(1, 1); ``BetaPrior.below(bar)`` makes the bound
             ``< bar`` agree with :func:`win_rate_upper_e_value` at that bar.
@@ -736,13 +749,16 @@ def win_rate_upper_bound(
     def rejected(bar: float) -> bool:
         return _log_e_above(losses, wins_, 1.0 - bar, bar, mirrored) >= threshold
 
-    _, high = _bisect(lambda bar: not rejected(bar), wins_ / n_, 1.0)
+    _, high = _bisect(lambda bar: not rejected(bar), wins_ / n_, 1.0, tolerance)
     return high
 
 
-def _bisect(holds: Callable[[float], bool], low: float, high: float) -> Tuple[float, float]:
-    """Shrink [low, high] around the point where ``holds`` turns False (True at low)."""
-    while high - low > _BISECTION_RELATIVE_WIDTH * high:
+def _bisect(
+    holds: Callable[[float], bool], low: float, high: float, tolerance: float = 0.0
+) -> Tuple[float, float]:
+    """Shrink [low, high] around the point where ``holds`` turns False (True at low),
+    to a relative 4e-16 or to an absolute ``tolerance``, whichever is wider."""
+    while high - low > max(_BISECTION_RELATIVE_WIDTH * high, tolerance):
         middle = 0.5 * (low + high)
         if middle <= low or middle >= high:
             break
