@@ -235,13 +235,26 @@ class _Idle:
         return f"not running: {self.why}"
 
 
-def _evaluate(
-    criterion: IncrementalKillCriterion, trades: Sequence[TradeOutcome], proof: Optional[GateProof]
-) -> Verdict:
-    tracker = criterion.tracker(proof)
-    for trade in sorted(trades, key=lambda t: t.instant_us):
-        tracker.add(trade)
-    return tracker.verdict()
+class _BuiltIn:
+    """What every built-in criterion shares: its name and a batch verdict by replay."""
+
+    kind: ClassVar[str]
+
+    @property
+    def name(self) -> str:
+        return self.kind
+
+    def tracker(self, proof: Optional[GateProof]) -> KillTracker:
+        raise NotImplementedError
+
+    def evaluate(
+        self, trades: Sequence[TradeOutcome], proof: Optional[GateProof] = None
+    ) -> Verdict:
+        """The verdict on a whole window of trades (any order; sorted by time here)."""
+        tracker = self.tracker(proof)
+        for trade in sorted(trades, key=lambda t: t.instant_us):
+            tracker.add(trade)
+        return tracker.verdict()
 
 
 # ----------------------------------------------------------------------------- win-rate CUSUM
@@ -256,7 +269,7 @@ def _win_rate_threshold(p0: float, p1: float, target: _Target) -> float:
 
 
 @dataclass(frozen=True)
-class WinRateCusum:
+class WinRateCusum(_BuiltIn):
     """Kill when the win rate has fallen from its expected level toward an unacceptable one.
 
     Page's CUSUM of the log-likelihood ratio of ``unacceptable`` against ``expected``
@@ -307,10 +320,6 @@ class WinRateCusum:
         _target(owner, self.false_kill_prob, self.horizon, self.trades_between_false_kills)
 
     @property
-    def name(self) -> str:
-        return self.kind
-
-    @property
     def target(self) -> _Target:
         """The false-kill target with the defaults filled in."""
         return _target(
@@ -342,12 +351,6 @@ class WinRateCusum:
                 return _Idle(why)
         assert expected is not None
         return _WinRateCusumTracker(self, expected)
-
-    def evaluate(
-        self, trades: Sequence[TradeOutcome], proof: Optional[GateProof] = None
-    ) -> Verdict:
-        """The verdict on a whole window of trades (any order; sorted by time here)."""
-        return _evaluate(self, trades, proof)
 
 
 def _no_level(proof: Optional[GateProof], level: Optional[float], what: str) -> Optional[str]:
@@ -440,7 +443,7 @@ def _ev_design(
 
 
 @dataclass(frozen=True)
-class EvPerDollarCusum:
+class EvPerDollarCusum(_BuiltIn):
     """Kill when the EV per dollar has fallen from its expected level toward an unacceptable one.
 
     Page's CUSUM on each trade's return per dollar ``r = pnl / size`` (every trade
@@ -527,10 +530,6 @@ class EvPerDollarCusum:
         check_int(owner, "seed", self.seed, minimum=0)
 
     @property
-    def name(self) -> str:
-        return self.kind
-
-    @property
     def target(self) -> _Target:
         """The false-kill target with the defaults filled in."""
         return _target(
@@ -574,12 +573,6 @@ class EvPerDollarCusum:
                 return _Idle(why)
         assert expected is not None
         return _EvCusumTracker(self, expected)
-
-    def evaluate(
-        self, trades: Sequence[TradeOutcome], proof: Optional[GateProof] = None
-    ) -> Verdict:
-        """The verdict on a whole window of trades (any order; sorted by time here)."""
-        return _evaluate(self, trades, proof)
 
 
 class _EvCusumTracker:
@@ -667,7 +660,7 @@ def _money(value: float) -> str:
 
 
 @dataclass(frozen=True)
-class MaxDrawdown:
+class MaxDrawdown(_BuiltIn):
     """Kill when the stage's equity has fallen too far from its high-water mark.
 
     The stage's equity curve is the running sum of its trades' pnl in time order,
@@ -715,18 +708,8 @@ class MaxDrawdown:
         if self.capital is not None:
             _owner_check(owner, "capital", self.capital > 0, "must be > 0", self.capital)
 
-    @property
-    def name(self) -> str:
-        return self.kind
-
     def tracker(self, proof: Optional[GateProof]) -> KillTracker:
         return _DrawdownTracker(self)
-
-    def evaluate(
-        self, trades: Sequence[TradeOutcome], proof: Optional[GateProof] = None
-    ) -> Verdict:
-        """The verdict on a whole window of trades (any order; sorted by time here)."""
-        return _evaluate(self, trades, proof)
 
 
 class _DrawdownTracker:
@@ -786,7 +769,7 @@ class _DrawdownTracker:
 
 
 @dataclass(frozen=True)
-class MaxConsecutiveLosses:
+class MaxConsecutiveLosses(_BuiltIn):
     """Kill when ``losses`` trades in a row are losses (pnl <= 0: not wins).
 
     Attributes:
@@ -800,18 +783,8 @@ class MaxConsecutiveLosses:
     def __post_init__(self) -> None:
         check_int("MaxConsecutiveLosses", "losses", self.losses, minimum=1)
 
-    @property
-    def name(self) -> str:
-        return self.kind
-
     def tracker(self, proof: Optional[GateProof]) -> KillTracker:
         return _StreakTracker(self)
-
-    def evaluate(
-        self, trades: Sequence[TradeOutcome], proof: Optional[GateProof] = None
-    ) -> Verdict:
-        """The verdict on a whole window of trades (any order; sorted by time here)."""
-        return _evaluate(self, trades, proof)
 
 
 class _StreakTracker:
@@ -846,7 +819,7 @@ _DAY_US = 86_400_000_000
 
 
 @dataclass(frozen=True)
-class MaxDailyLoss:
+class MaxDailyLoss(_BuiltIn):
     """Kill when the trades opened on one UTC day lose ``loss`` or more in total.
 
     The day is the UTC calendar day of each trade's timestamp (its opening time), and
@@ -867,18 +840,8 @@ class MaxDailyLoss:
             "MaxDailyLoss", "loss", self.loss > 0, "must be > 0 (account currency)", self.loss
         )
 
-    @property
-    def name(self) -> str:
-        return self.kind
-
     def tracker(self, proof: Optional[GateProof]) -> KillTracker:
         return _DailyLossTracker(self)
-
-    def evaluate(
-        self, trades: Sequence[TradeOutcome], proof: Optional[GateProof] = None
-    ) -> Verdict:
-        """The verdict on a whole window of trades (any order; sorted by time here)."""
-        return _evaluate(self, trades, proof)
 
 
 class _DailyLossTracker:
