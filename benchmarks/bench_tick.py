@@ -43,7 +43,7 @@ from quant_rollout import (
     TradeOutcome,
     compute_metrics,
 )
-from quant_rollout.store import MemoryStore
+from quant_rollout.storage.store import MemoryStore
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z, Unix seconds
 MINUTE = 60.0

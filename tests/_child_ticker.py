@@ -34,7 +34,7 @@ from quant_rollout import (
     Stage,
     TradeOutcome,
 )
-from quant_rollout.store import JsonFileStore
+from quant_rollout.storage.store import JsonFileStore
 from quant_rollout.trades import parse_instant
 
 # Four stages, two winning trades per advance; four trades with a win rate under one

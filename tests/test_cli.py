@@ -22,9 +22,9 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from quant_rollout import ManualClock, Rollout, RolloutAction, TradeOutcome
-from quant_rollout.cli import main
-from quant_rollout.config import EXAMPLE_CONFIG
-from quant_rollout.history import read_history
+from quant_rollout.storage.history import read_history
+from quant_rollout.tools.cli import main
+from quant_rollout.tools.config import EXAMPLE_CONFIG
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -846,7 +846,7 @@ def _polymarket() -> Path:
 
 
 def test_replay_prints_timeline_and_summary(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("quant_rollout.replay")
+    pytest.importorskip("quant_rollout.tools.replay")
     example = cfg.parent / "example.toml"
     example.write_text(EXAMPLE_CONFIG, encoding="utf-8")
     code, out, err = run(capsys, "replay", str(_polymarket()), "--config", str(example))
@@ -872,7 +872,7 @@ def test_replay_prints_timeline_and_summary(cfg: Path, capsys: pytest.CaptureFix
 
 
 def test_replay_plot(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("quant_rollout.replay")
+    pytest.importorskip("quant_rollout.tools.replay")
     pytest.importorskip("matplotlib")
     png = cfg.parent / "replay.png"
     code, out, err = run(
@@ -884,12 +884,12 @@ def test_replay_plot(cfg: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_without_matplotlib_only_the_plot_is_missing(cfg: Path) -> None:
-    pytest.importorskip("quant_rollout.replay")
+    pytest.importorskip("quant_rollout.tools.replay")
     code = textwrap.dedent(
         f"""
         import sys
         sys.modules["matplotlib"] = None  # as if the plot extra were not installed
-        from quant_rollout.cli import main
+        from quant_rollout.tools.cli import main
         assert main(["validate", {str(cfg)!r}]) == 0
         assert main(["replay", {str(_polymarket())!r}, "--config", {str(cfg)!r}]) == 0
         sys.exit(main(["replay", {str(_polymarket())!r}, "--config", {str(cfg)!r},
@@ -921,7 +921,7 @@ def test_without_matplotlib_only_the_plot_is_missing(cfg: Path) -> None:
 def test_replay_bad_options_exit_2(
     cfg: Path, capsys: pytest.CaptureFixture[str], argv: List[str], words: str
 ) -> None:
-    pytest.importorskip("quant_rollout.replay")
+    pytest.importorskip("quant_rollout.tools.replay")
     code, _, err = run(capsys, "replay", str(_polymarket()), "--config", str(cfg), *argv)
     assert code == 2
     assert words in err

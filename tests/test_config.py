@@ -21,15 +21,15 @@ from quant_rollout import (
     Stage,
     TradeOutcome,
 )
-from quant_rollout import config as config_module
-from quant_rollout.config import (
+from quant_rollout.errors import ConfigFileError
+from quant_rollout.tools import config as config_module
+from quant_rollout.tools.config import (
     EXAMPLE_CONFIG,
     LoadedConfig,
     format_duration,
     load_config,
     parse_duration,
 )
-from quant_rollout.errors import ConfigFileError
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

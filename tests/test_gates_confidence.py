@@ -15,14 +15,13 @@ from hypothesis import strategies as st
 
 from quant_rollout import ManualClock, Rollout, RolloutAction, Stage, TradeOutcome
 from quant_rollout import gates as gates_module
-from quant_rollout.config import load_config
+from quant_rollout.engine.machine import RolloutConfig, decide, gate_tracker_key
+from quant_rollout.engine.state import RolloutState
 from quant_rollout.errors import ConfigError, ConfigFileError
 from quant_rollout.evidence import EvidenceFeed
 from quant_rollout.gates import CriterionProgress, Gate, GateProof, GateTracker, GateVerdict
 from quant_rollout.kill import KillSwitch
-from quant_rollout.machine import RolloutConfig, decide, gate_tracker_key
 from quant_rollout.metrics import Metrics, compute_metrics
-from quant_rollout.state import RolloutState
 from quant_rollout.stats import (
     BetaPrior,
     EVBettingTest,
@@ -32,7 +31,8 @@ from quant_rollout.stats import (
     win_rate_upper_bound,
     win_rate_upper_e_value,
 )
-from quant_rollout.store import MemoryStore
+from quant_rollout.storage.store import MemoryStore
+from quant_rollout.tools.config import load_config
 from quant_rollout.trades import format_instant, parse_instant
 
 T0 = 1_777_593_600  # 2026-05-01T00:00:00Z, Unix seconds

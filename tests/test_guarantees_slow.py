@@ -32,13 +32,13 @@ from quant_rollout import (
     TradeOutcome,
     WinRateCusum,
 )
-from quant_rollout.config import EXAMPLE_CONFIG, load_config
+from quant_rollout.engine.machine import RolloutConfig, gate_tracker_key
 from quant_rollout.evidence import StageEvidence
 from quant_rollout.gates import GateVerdict
-from quant_rollout.machine import RolloutConfig, gate_tracker_key
 from quant_rollout.metrics import Metrics, MetricsAccumulator
 from quant_rollout.stats import cusum_alarm_probability, cusum_arl, win_rate_rejection_cdf
-from quant_rollout.store import MemoryStore
+from quant_rollout.storage.store import MemoryStore
+from quant_rollout.tools.config import EXAMPLE_CONFIG, load_config
 
 pytestmark = pytest.mark.slow
 

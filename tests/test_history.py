@@ -11,8 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from quant_rollout.engine.machine import Transition
+from quant_rollout.engine.state import RolloutState, state_from_dict
 from quant_rollout.errors import HistoryError
-from quant_rollout.history import (
+from quant_rollout.metrics import Metrics
+from quant_rollout.storage.history import (
     GENESIS_HASH,
     encode_transition,
     history_path_for,
@@ -21,9 +24,6 @@ from quant_rollout.history import (
     verify_history,
     verify_lines,
 )
-from quant_rollout.machine import Transition
-from quant_rollout.metrics import Metrics
-from quant_rollout.state import RolloutState, state_from_dict
 from quant_rollout.trades import format_instant
 
 T0_US = 1_777_636_800_000_000  # 2026-05-01T12:00:00Z

@@ -1,4 +1,4 @@
-"""Tests of quant_rollout.importers: real trade files, malformed copies, every format."""
+"""Tests of quant_rollout.tools.importers: real trade files, malformed copies, every format."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quant_rollout.errors import TradeFileError
-from quant_rollout.importers import (
+from quant_rollout.tools.importers import (
     FORMATS,
     SkippedRow,
     TradeHistory,

@@ -28,12 +28,11 @@ from quant_rollout import (
     WinRateCusum,
 )
 from quant_rollout import kill as kill_module
-from quant_rollout.config import load_config
+from quant_rollout.engine.machine import RolloutConfig
 from quant_rollout.errors import ConfigError, ConfigFileError
 from quant_rollout.evidence import EvidenceFeed, StageEvidence
 from quant_rollout.gates import GateProof
 from quant_rollout.kill import KillCriterionStatus
-from quant_rollout.machine import RolloutConfig
 from quant_rollout.stats import (
     BernoulliCusum,
     EvCusum,
@@ -41,7 +40,8 @@ from quant_rollout.stats import (
     cusum_threshold,
     ev_cusum_threshold,
 )
-from quant_rollout.store import MemoryStore
+from quant_rollout.storage.store import MemoryStore
+from quant_rollout.tools.config import load_config
 from quant_rollout.trades import format_instant
 
 T0 = 1_777_593_600  # 2026-05-01T00:00:00Z, Unix seconds
@@ -737,7 +737,7 @@ def test_bad_kill_criteria_name_file_key_and_value(
 
 
 def test_the_recommended_config_uses_confidence_gates_and_sequential_kills() -> None:
-    from quant_rollout.config import EXAMPLE_CONFIG
+    from quant_rollout.tools.config import EXAMPLE_CONFIG
 
     path_text = EXAMPLE_CONFIG
     assert 'kind = "win_rate_cusum"' in path_text
@@ -754,7 +754,7 @@ def test_the_daily_loss_reason_uses_the_utc_date() -> None:
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Tuple[int, str, str]:
-    from quant_rollout.cli import main
+    from quant_rollout.tools.cli import main
 
     code = main(list(argv))
     out, err = capsys.readouterr()
@@ -763,7 +763,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Tuple[int, str, str]
 
 @pytest.fixture
 def recommended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    from quant_rollout.config import EXAMPLE_CONFIG
+    from quant_rollout.tools.config import EXAMPLE_CONFIG
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("QUANT_ROLLOUT_NOW", "2026-05-01T00:00:00Z")
@@ -850,8 +850,8 @@ def test_the_proven_level_is_rounded_down_to_a_hundredth() -> None:
 
 
 def test_the_state_keeps_the_gate_proof_and_checks_it() -> None:
+    from quant_rollout.engine.state import RolloutState
     from quant_rollout.errors import CorruptStateError
-    from quant_rollout.state import RolloutState
 
     state = RolloutState(
         current_stage=1,

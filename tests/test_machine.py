@@ -14,9 +14,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import pytest
 
 from quant_rollout import Gate, KillSwitch, TradeOutcome
-from quant_rollout.errors import ClockError, OperatorRefusedError
-from quant_rollout.evidence import EvidenceFeed, StageEvidence
-from quant_rollout.machine import (
+from quant_rollout.engine.machine import (
     OPERATOR_VERBS,
     TRANSITIONS,
     OperatorResult,
@@ -29,7 +27,9 @@ from quant_rollout.machine import (
     operate,
     phase_of,
 )
-from quant_rollout.state import RolloutState
+from quant_rollout.engine.state import RolloutState
+from quant_rollout.errors import ClockError, OperatorRefusedError
+from quant_rollout.evidence import EvidenceFeed, StageEvidence
 from quant_rollout.trades import format_instant, parse_instant
 
 T0 = parse_instant("2026-05-01T00:00:00Z")

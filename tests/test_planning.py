@@ -30,11 +30,9 @@ from quant_rollout import (
     format_plan,
     plan,
 )
-from quant_rollout.cli import main
-from quant_rollout.config import load_config
+from quant_rollout.engine.machine import RolloutConfig
 from quant_rollout.errors import ConfigError
 from quant_rollout.kill import MaxConsecutiveLosses, MaxDrawdown, WinRateCusum
-from quant_rollout.machine import RolloutConfig
 from quant_rollout.metrics import MetricsAccumulator
 from quant_rollout.planning import (
     _Bernoulli,
@@ -55,7 +53,9 @@ from quant_rollout.stats import (
     cusum_arl,
     win_rate_rejection_cdf,
 )
-from quant_rollout.store import MemoryStore
+from quant_rollout.storage.store import MemoryStore
+from quant_rollout.tools.cli import main
+from quant_rollout.tools.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

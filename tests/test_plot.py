@@ -1,4 +1,4 @@
-"""Tests of quant_rollout.plot: the PNG, what is drawn, and life without matplotlib."""
+"""Tests of quant_rollout.tools.plot: the PNG, what is drawn, and life without matplotlib."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any, List, Tuple
 import pytest
 
 from quant_rollout import Gate, KillSwitch, RolloutError, Stage, TradeOutcome
-from quant_rollout.machine import RolloutConfig
-from quant_rollout.plot import DPI, FIGSIZE_INCHES, PlotUnavailableError, plot_replay
-from quant_rollout.replay import ReplayResult, replay
+from quant_rollout.engine.machine import RolloutConfig
+from quant_rollout.tools.plot import DPI, FIGSIZE_INCHES, PlotUnavailableError, plot_replay
+from quant_rollout.tools.replay import ReplayResult, replay
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -146,9 +146,9 @@ def test_plot_leaves_no_pyplot_state_behind(tmp_path: Path) -> None:
         f"""
         import sys
         from quant_rollout import KillSwitch, Stage, TradeOutcome
-        from quant_rollout.machine import RolloutConfig
-        from quant_rollout.replay import replay
-        from quant_rollout.plot import plot_replay
+        from quant_rollout.engine.machine import RolloutConfig
+        from quant_rollout.tools.replay import replay
+        from quant_rollout.tools.plot import plot_replay
         config = RolloutConfig((Stage(0, {{}}),), KillSwitch(), 0)
         result = replay([TradeOutcome(1.0, 1.0, "2026-05-01T10:00:00Z")], config)
         plot_replay(result, {str(tmp_path / "p.png")!r})
@@ -177,9 +177,9 @@ def test_without_matplotlib_in_a_fresh_process(tmp_path: Path) -> None:
     code = BLOCKER + textwrap.dedent(
         f"""
         from quant_rollout import KillSwitch, RolloutError, Stage
-        from quant_rollout.machine import RolloutConfig
-        from quant_rollout.replay import replay
-        from quant_rollout.plot import plot_replay
+        from quant_rollout.engine.machine import RolloutConfig
+        from quant_rollout.tools.replay import replay
+        from quant_rollout.tools.plot import plot_replay
         result = replay([], RolloutConfig((Stage(0, {{}}),), KillSwitch(), 0))
         try:
             plot_replay(result, {str(tmp_path / "p.png")!r})
@@ -200,14 +200,14 @@ def test_quant_rollout_imports_and_replays_with_matplotlib_blocked() -> None:
         import importlib, json, pkgutil
         import quant_rollout
         names = sorted(
-            m.name for m in pkgutil.iter_modules(quant_rollout.__path__)
-            if m.name not in ("dashboard", "__main__")
+            m.name for m in pkgutil.walk_packages(quant_rollout.__path__, "quant_rollout.")
+            if ".dashboard" not in m.name and not m.name.endswith("__main__")
         )
         for name in names:
-            importlib.import_module("quant_rollout." + name)
+            importlib.import_module(name)
         from quant_rollout import KillSwitch, Stage, TradeOutcome
-        from quant_rollout.machine import RolloutConfig
-        from quant_rollout.replay import format_summary, format_timeline, replay
+        from quant_rollout.engine.machine import RolloutConfig
+        from quant_rollout.tools.replay import format_summary, format_timeline, replay
         config = RolloutConfig((Stage(0, {}),), KillSwitch(), 0)
         result = replay([TradeOutcome(1.0, 1.0, "2026-05-01T10:00:00Z")], config)
         format_timeline(result), format_summary(result)
@@ -217,7 +217,7 @@ def test_quant_rollout_imports_and_replays_with_matplotlib_blocked() -> None:
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert {"plot", "replay"} <= set(report["modules"])
+    assert {"quant_rollout.tools.plot", "quant_rollout.tools.replay"} <= set(report["modules"])
     assert report["matplotlib"] is False
 
 
@@ -226,10 +226,12 @@ def test_the_core_never_imports_the_plot_module() -> None:
         """
         import importlib, pkgutil, sys
         import quant_rollout
-        for m in pkgutil.iter_modules(quant_rollout.__path__):
-            if m.name not in ("plot", "cli", "__main__", "dashboard"):
-                importlib.import_module("quant_rollout." + m.name)
-        print("quant_rollout.plot" in sys.modules, "matplotlib" in sys.modules)
+        for m in pkgutil.walk_packages(quant_rollout.__path__, "quant_rollout."):
+            if not m.name.startswith(("quant_rollout.tools", "quant_rollout.dashboard")) and (
+                not m.name.endswith("__main__")
+            ):
+                importlib.import_module(m.name)
+        print("quant_rollout.tools.plot" in sys.modules, "matplotlib" in sys.modules)
         """
     )
     proc = run_python(code)

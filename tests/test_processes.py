@@ -22,8 +22,8 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from quant_rollout import RolloutState
-from quant_rollout.history import history_path_for, read_history, verify_history
-from quant_rollout.store import JsonFileStore
+from quant_rollout.storage.history import history_path_for, read_history, verify_history
+from quant_rollout.storage.store import JsonFileStore
 from quant_rollout.trades import parse_instant
 
 HERE = Path(__file__).resolve().parent

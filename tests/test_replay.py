@@ -1,4 +1,4 @@
-"""Tests of quant_rollout.replay: replay equals live, deadlines, summaries, real data."""
+"""Tests of quant_rollout.tools.replay: replay equals live, deadlines, summaries, real data."""
 
 from __future__ import annotations
 
@@ -30,15 +30,15 @@ from quant_rollout import (
     Stage,
     TradeOutcome,
 )
-from quant_rollout.history import HistoryRecord
-from quant_rollout.machine import Phase, RolloutConfig
-from quant_rollout.replay import (
+from quant_rollout.engine.machine import Phase, RolloutConfig
+from quant_rollout.storage.history import HistoryRecord
+from quant_rollout.storage.store import MemoryStore
+from quant_rollout.tools.replay import (
     ReplayResult,
     format_summary,
     format_timeline,
     replay,
 )
-from quant_rollout.store import MemoryStore
 
 REPO = Path(__file__).resolve().parents[1]
 POLYMARKET_PATHS = (
@@ -499,7 +499,7 @@ def polymarket_trades() -> List[TradeOutcome]:
     if path is None:
         pytest.skip("the Polymarket history is not available")
     try:
-        from quant_rollout.importers import read_trades
+        from quant_rollout.tools.importers import read_trades
     except ImportError:  # the importers are optional here: read the CSV ourselves
         with open(path, newline="", encoding="utf-8") as f:
             return [

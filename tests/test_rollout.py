@@ -25,9 +25,9 @@ from quant_rollout import (
     Stage,
     TradeOutcome,
 )
+from quant_rollout.engine.machine import Phase
 from quant_rollout.errors import ClockError
-from quant_rollout.machine import Phase
-from quant_rollout.store import MemoryStore
+from quant_rollout.storage.store import MemoryStore
 
 START = "2026-05-01T00:00:00+00:00"
 WINDOW = 600.0

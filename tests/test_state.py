@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from quant_rollout.engine.state import SCHEMA_VERSION, RolloutState, state_from_dict
 from quant_rollout.errors import CorruptStateError, StateError, UnknownSchemaError
-from quant_rollout.state import SCHEMA_VERSION, RolloutState, state_from_dict
 from quant_rollout.trades import format_instant
 
 SHIP_1 = "2026-05-01T12:00:00+00:00"

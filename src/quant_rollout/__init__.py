@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from ._version import __version__
 from .clock import ManualClock
+from .engine.machine import RolloutAction, RolloutDecision, Stage
+from .engine.state import RolloutState
 from .errors import (
     ClockError,
     ConfigError,
@@ -32,11 +34,9 @@ from .kill import (
     MaxDrawdown,
     WinRateCusum,
 )
-from .machine import RolloutAction, RolloutDecision, Stage
 from .metrics import Metrics, compute_metrics
 from .planning import Payoff, PlanReport, format_plan, plan
 from .rollout import Rollout, RolloutStatus
-from .state import RolloutState
 from .trades import TradeOutcome
 
 __all__ = [

@@ -1,10 +1,10 @@
-"""``python -m quant_rollout``: the ``quant-rollout`` command (see :mod:`quant_rollout.cli`)."""
+"""``python -m quant_rollout``: the ``quant-rollout`` command (:mod:`quant_rollout.tools.cli`)."""
 
 from __future__ import annotations
 
 import sys
 
-from .cli import main
+from .tools.cli import main
 
 __all__: list[str] = []
 

@@ -5,12 +5,12 @@ Kept so 0.1 code runs unchanged; new code can import from ``quant_rollout``.
 
 from __future__ import annotations
 
+from .engine.machine import RolloutAction, RolloutDecision, Stage
+from .engine.state import RolloutState
 from .gates import Gate
 from .kill import KillSwitch
-from .machine import RolloutAction, RolloutDecision, Stage
 from .metrics import Metrics, compute_metrics
 from .rollout import Rollout
-from .state import RolloutState
 from .trades import TradeOutcome
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 :class:`Rollout` reads "now" from its one clock, takes the store's lock, loads the
 state, brings the current stage's evidence up to date, asks
-:func:`~quant_rollout.machine.decide` (or :func:`~quant_rollout.machine.operate`)
+:func:`~quant_rollout.engine.machine.decide` (or :func:`~quant_rollout.engine.machine.operate`)
 what to do, and commits what changed: the history lines first, then the state file.
 A tick that changes nothing writes nothing.
 """
@@ -26,12 +26,7 @@ from typing import (
 )
 
 from .clock import Clock, read_clock, system_clock
-from .errors import ConfigError
-from .evidence import EvidenceFeed, StageEvidence
-from .gates import CriterionProgress, GateResult
-from .history import HistoryRecord, HistoryVerification
-from .kill import KillCriterionStatus, KillSwitch
-from .machine import (
+from .engine.machine import (
     OperatorResult,
     Phase,
     RolloutConfig,
@@ -43,9 +38,14 @@ from .machine import (
     operate,
     phase_of,
 )
+from .engine.state import RolloutState
+from .errors import ConfigError
+from .evidence import EvidenceFeed, StageEvidence
+from .gates import CriterionProgress, GateResult
+from .kill import KillCriterionStatus, KillSwitch
 from .metrics import Metrics
-from .state import RolloutState
-from .store import JsonFileStore, StateStore
+from .storage.history import HistoryRecord, HistoryVerification
+from .storage.store import JsonFileStore, StateStore
 from .trades import format_instant, parse_instant
 
 __all__ = ["Rollout", "RolloutStatus"]
@@ -125,7 +125,7 @@ class Rollout:
         clock: the one source of "now": a callable returning an aware ``datetime``,
             Unix seconds or ISO text (default: the system clock).
         store: where state lives instead of ``state_path`` (e.g. a
-            :class:`~quant_rollout.store.MemoryStore` for replays).
+            :class:`~quant_rollout.storage.store.MemoryStore` for replays).
         lock_timeout: seconds to wait for another process's lock before
             :class:`~quant_rollout.errors.LockTimeoutError`.
 
@@ -166,7 +166,7 @@ class Rollout:
         clock: Optional[Clock] = None,
         state_path: Union[str, Path, None] = None,
     ) -> Rollout:
-        """Build the rollout declared in a TOML or JSON file (see :mod:`quant_rollout.config`).
+        """Build the rollout declared in a TOML or JSON file (:mod:`quant_rollout.tools.config`).
 
         ``state_path`` overrides the file's ``state_path`` (a relative override is
         relative to the current directory, like any path argument). The bot and the
@@ -177,8 +177,8 @@ class Rollout:
                 file and ``state_path`` was not given; the message names the file,
                 the key and the value.
         """
-        from .config import load_config
         from .errors import ConfigFileError
+        from .tools.config import load_config
 
         loaded = load_config(path)
         target = loaded.state_path if state_path is None else Path(state_path)
@@ -373,7 +373,7 @@ class Rollout:
         return self.store.history()
 
     def verify_history(self) -> HistoryVerification:
-        """Check the history's hash chain; see :func:`~quant_rollout.history.verify_history`."""
+        """Check the history's hash chain (:func:`~.storage.history.verify_history`)."""
         return self.store.verify()
 
     def params(self) -> Mapping[str, Any]:

@@ -101,9 +101,10 @@ from typing import (
     Union,
 )
 
-from .errors import ConfigError
-from .gates import Gate, GateVerdict
-from .kill import (
+from ..engine.machine import RolloutConfig, Stage
+from ..errors import ConfigError
+from ..gates import Gate, GateVerdict
+from ..kill import (
     EvPerDollarCusum,
     KillSwitch,
     MaxConsecutiveLosses,
@@ -112,14 +113,13 @@ from .kill import (
     WinRateCusum,
     criterion_name,
 )
-from .machine import RolloutConfig, Stage
-from .metrics import Metrics
-from .stats import BernoulliCusum
-from .trades import as_trade
+from ..metrics import Metrics
+from ..stats import BernoulliCusum
+from ..trades import as_trade
 
 if TYPE_CHECKING:  # imported lazily at run time: config and rollout sit above us
-    from .config import LoadedConfig
-    from .rollout import Rollout
+    from ..rollout import Rollout
+    from ..tools.config import LoadedConfig
 
 __all__ = [
     "DEFAULT_EV_LEVELS",
@@ -1567,8 +1567,8 @@ ConfigLike = Union["Rollout", RolloutConfig, "LoadedConfig", str, "os.PathLike[s
 
 
 def _resolve(obj: object) -> Tuple[RolloutConfig, str]:
-    from .config import LoadedConfig, load_config
-    from .rollout import Rollout
+    from ..rollout import Rollout
+    from ..tools.config import LoadedConfig, load_config
 
     if isinstance(obj, Rollout):
         return obj.config, "rollout"

@@ -1,7 +1,7 @@
 """The ``quant-rollout`` command: see and steer a live rollout from a shell (or a phone).
 
 ``quant-rollout --help`` lists the commands. The rollout comes from ``--config FILE``
-(a TOML/JSON file, see :mod:`quant_rollout.config`), or ``--rollout
+(a TOML/JSON file, see :mod:`quant_rollout.tools.config`), or ``--rollout
 module.path:factory`` (the bot's own function returning a :class:`~quant_rollout.Rollout`;
 the current folder is importable), or the ``QUANT_ROLLOUT_CONFIG`` environment
 variable, or ``./rollout.toml`` when it exists, in that order.
@@ -37,17 +37,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ._version import __version__
-from .clock import Clock, read_clock, system_clock
-from .config import EXAMPLE_CONFIG, LoadedConfig, format_duration, load_config, parse_duration
-from .errors import ConfigFileError, HistoryError, OperatorRefusedError, RolloutError
-from .gates import Gate
-from .history import HistoryRecord, HistoryVerification
-from .kill import KillSwitch, criterion_name
-from .machine import Phase, Stage, operate
-from .metrics import Metrics
-from .rollout import Rollout, RolloutStatus
-from .trades import format_instant, parse_instant, to_datetime
+from ..._version import __version__
+from ...clock import Clock, read_clock, system_clock
+from ...engine.machine import Phase, Stage, operate
+from ...errors import ConfigFileError, HistoryError, OperatorRefusedError, RolloutError
+from ...gates import Gate
+from ...kill import KillSwitch, criterion_name
+from ...metrics import Metrics
+from ...rollout import Rollout, RolloutStatus
+from ...storage.history import HistoryRecord, HistoryVerification
+from ...trades import format_instant, parse_instant, to_datetime
+from ..config import EXAMPLE_CONFIG, LoadedConfig, format_duration, load_config, parse_duration
 
 __all__ = ["main"]
 
@@ -390,7 +390,7 @@ def _dump(data: object) -> None:
 
 def _read_trades(path: str, args: argparse.Namespace) -> Any:
     try:
-        from .importers import read_trades
+        from ..importers import read_trades
     except ImportError as exc:  # pragma: no cover - the importers ship with the package
         raise _CommandError(f"reading trade files is not available here ({exc})") from exc
     return read_trades(
@@ -870,7 +870,7 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- replay
 #
-# The replay engine lives in quant_rollout.replay and the plot in quant_rollout.plot
+# The replay engine lives in quant_rollout.tools.replay and the plot in quant_rollout.tools.plot
 # (matplotlib, the `plot` extra). Both are imported only here, when the command runs,
 # so every other command works without them.
 
@@ -907,7 +907,7 @@ def _progress_bar() -> Optional[Callable[[int, int], None]]:
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     try:
-        from .replay import format_summary, format_timeline, replay
+        from ..replay import format_summary, format_timeline, replay
     except ImportError as exc:  # pragma: no cover - replay ships with the package
         raise _CommandError(f"replay is not available in this installation ({exc})") from exc
     try:
@@ -927,7 +927,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     )
     plotted = None
     if args.plot is not None:
-        from .plot import plot_replay  # matplotlib itself is imported by plot_replay
+        from ..plot import plot_replay  # matplotlib itself is imported by plot_replay
 
         try:
             plotted = plot_replay(result, args.plot)
@@ -970,7 +970,7 @@ def _numbers(option: str, text: str) -> List[float]:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from .planning import DEFAULT_WIN_RATES, Payoff, format_plan, plan
+    from ...planning import DEFAULT_WIN_RATES, Payoff, format_plan, plan
 
     target: Any
     if args.file is not None:

@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ._validate import check_fraction, check_int, check_non_negative, check_number
-from .errors import ConfigError
-from .metrics import Metrics, compute_metrics
-from .stats import (
+from .._validate import check_fraction, check_int, check_non_negative, check_number
+from ..errors import ConfigError
+from ..metrics import Metrics, compute_metrics
+from ..stats import (
     BetaPrior,
     EVBettingTest,
     win_rate_log_e_value,
@@ -52,7 +52,7 @@ from .stats import (
     win_rate_upper_log_e_value,
     win_rate_upper_rejection_boundary,
 )
-from .trades import TradeOutcome
+from ..trades import TradeOutcome
 
 __all__ = [
     "CriterionProgress",

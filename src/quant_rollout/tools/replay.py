@@ -1,7 +1,7 @@
 """Replay a trade history through a rollout configuration: what would it have done?
 
 :func:`replay` feeds past trades to the same engine a live bot uses — a real
-:class:`~quant_rollout.Rollout` on a :class:`~quant_rollout.store.MemoryStore`,
+:class:`~quant_rollout.Rollout` on a :class:`~quant_rollout.storage.store.MemoryStore`,
 driven by a :class:`~quant_rollout.clock.ManualClock` — ticking in trade-time order
 at a fixed cadence, as a bot that calls ``tick`` once a minute would have. Nothing
 is read from or written to disk; a live state file is never touched.
@@ -50,13 +50,9 @@ from typing import (
     cast,
 )
 
-from ._validate import check_number
-from .clock import ManualClock
-from .errors import ConfigError, HistoryError, InvalidTradeError
-from .gates import Gate
-from .history import HistoryRecord, parse_line
-from .kill import KillSwitch
-from .machine import (
+from .._validate import check_number
+from ..clock import ManualClock
+from ..engine.machine import (
     Phase,
     RolloutAction,
     RolloutConfig,
@@ -64,11 +60,15 @@ from .machine import (
     days_since_stage_entry,
     phase_of,
 )
-from .metrics import ExactSum, Metrics, MetricsAccumulator
-from .rollout import Rollout
-from .state import RolloutState
-from .store import MemoryStore
-from .trades import TradeOutcome, as_trade, format_instant, parse_instant, to_datetime
+from ..engine.state import RolloutState
+from ..errors import ConfigError, HistoryError, InvalidTradeError
+from ..gates import Gate
+from ..kill import KillSwitch
+from ..metrics import ExactSum, Metrics, MetricsAccumulator
+from ..rollout import Rollout
+from ..storage.history import HistoryRecord, parse_line
+from ..storage.store import MemoryStore
+from ..trades import TradeOutcome, as_trade, format_instant, parse_instant, to_datetime
 
 __all__ = [
     "CLOSE_TIME_KEYS",
@@ -285,7 +285,7 @@ def _close_us(trade: TradeOutcome, index: int) -> int:
 
 class RolloutConfigLike(Protocol):
     """What :func:`replay` reads from its ``config``: a
-    :class:`~quant_rollout.machine.RolloutConfig`, a loaded config file or a
+    :class:`~quant_rollout.engine.machine.RolloutConfig`, a loaded config file or a
     :class:`~quant_rollout.Rollout` all have these."""
 
     @property
@@ -379,7 +379,7 @@ def replay(
     Args:
         trades: :class:`~quant_rollout.TradeOutcome` (or mappings/objects with
             ``pnl``, ``size`` and ``timestamp``), in any order.
-        config: a :class:`~quant_rollout.machine.RolloutConfig` or any object with
+        config: a :class:`~quant_rollout.engine.machine.RolloutConfig` or any object with
             ``stages``, ``kill_switch`` and ``veto_window_seconds`` (a loaded config
             file, or a :class:`~quant_rollout.Rollout`, whose state is not used).
         tick_every: the cadence in seconds (60: one tick per minute of trade time).

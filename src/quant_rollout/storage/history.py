@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from .errors import HistoryError
-from .machine import Transition
+from ..engine.machine import Transition
+from ..errors import HistoryError
 
 __all__ = [
     "GENESIS_HASH",

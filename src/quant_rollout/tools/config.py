@@ -94,9 +94,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-from .errors import ConfigError, ConfigFileError
-from .kill import BUILTIN_CRITERIA, KillSwitch
-from .machine import RolloutConfig, Stage
+from ..engine.machine import RolloutConfig, Stage
+from ..errors import ConfigError, ConfigFileError
+from ..kill import BUILTIN_CRITERIA, KillSwitch
 
 __all__ = ["EXAMPLE_CONFIG", "LoadedConfig", "format_duration", "load_config", "parse_duration"]
 

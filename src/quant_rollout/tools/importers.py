@@ -94,8 +94,8 @@ from typing import (
     Union,
 )
 
-from .errors import InvalidTradeError, TradeFileError
-from .trades import TimestampLike, TradeOutcome, format_instant
+from ..errors import InvalidTradeError, TradeFileError
+from ..trades import TimestampLike, TradeOutcome, format_instant
 
 __all__ = [
     "FORMATS",

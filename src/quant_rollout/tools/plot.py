@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
-from .errors import RolloutError
-from .machine import RolloutAction
-from .trades import parse_instant, to_datetime
+from ..engine.machine import RolloutAction
+from ..errors import RolloutError
+from ..trades import parse_instant, to_datetime
 
 if TYPE_CHECKING:
     from .replay import ReplayResult

@@ -21,7 +21,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Callable, Iterator, List, Optional, Protocol, Sequence, Tuple
 
-from .errors import CorruptStateError, HistoryError, LockTimeoutError
+from ..engine.machine import Transition
+from ..engine.state import RolloutState, state_from_dict
+from ..errors import CorruptStateError, HistoryError, LockTimeoutError
 from .history import (
     GENESIS_HASH,
     HistoryRecord,
@@ -33,8 +35,6 @@ from .history import (
     verify_history,
     verify_lines,
 )
-from .machine import Transition
-from .state import RolloutState, state_from_dict
 
 __all__ = [
     "FileLock",

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
-from .errors import CorruptStateError, UnknownSchemaError
-from .trades import parse_instant
+from ..errors import CorruptStateError, UnknownSchemaError
+from ..trades import parse_instant
 
 __all__ = ["SCHEMA_VERSION", "RolloutState", "state_from_dict"]
 
@@ -138,7 +138,7 @@ class RolloutState:
         switch). This reads the file only: it takes no lock and does not consult the
         history log; :class:`~quant_rollout.Rollout` does both.
         """
-        from .store import read_state_file
+        from ..storage.store import read_state_file
 
         state = read_state_file(Path(path))
         return cls() if state is None else state
@@ -148,7 +148,7 @@ class RolloutState:
 
         For a live rollout use the :class:`~quant_rollout.Rollout` verbs, which do both.
         """
-        from .store import write_atomic
+        from ..storage.store import write_atomic
 
         write_atomic(Path(path), self.to_json())
 

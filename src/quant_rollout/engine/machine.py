@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
-from ._validate import check_int, check_non_negative
-from .errors import ClockError, ConfigError, CorruptStateError, OperatorRefusedError
-from .evidence import EvidenceTracker, StageEvidence
-from .gates import CriterionProgress, Gate, GateProof, GateResult, GateVerdict
-from .kill import KillSwitch
-from .metrics import Metrics
+from .._validate import check_int, check_non_negative
+from ..errors import ClockError, ConfigError, CorruptStateError, OperatorRefusedError
+from ..evidence import EvidenceTracker, StageEvidence
+from ..gates import CriterionProgress, Gate, GateProof, GateResult, GateVerdict
+from ..kill import KillSwitch
+from ..metrics import Metrics
+from ..trades import format_instant, parse_instant
 from .state import RolloutState
-from .trades import format_instant, parse_instant
 
 __all__ = [
     "TRANSITIONS",

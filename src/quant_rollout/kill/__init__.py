@@ -64,13 +64,13 @@ from typing import (
     runtime_checkable,
 )
 
-from ._validate import check_fraction, check_int, check_number
-from .errors import ConfigError
-from .evidence import StageEvidence
-from .gates import GateProof
-from .metrics import compute_metrics
-from .stats import BernoulliCusum, EvCusum, cusum_threshold, ev_cusum_threshold
-from .trades import TradeOutcome, format_instant
+from .._validate import check_fraction, check_int, check_number
+from ..errors import ConfigError
+from ..evidence import StageEvidence
+from ..gates import GateProof
+from ..metrics import compute_metrics
+from ..stats import BernoulliCusum, EvCusum, cusum_threshold, ev_cusum_threshold
+from ..trades import TradeOutcome, format_instant
 
 __all__ = [
     "BUILTIN_CRITERIA",

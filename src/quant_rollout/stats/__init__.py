@@ -34,7 +34,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from .errors import ConfigError, InvalidTradeError
+from ..errors import ConfigError, InvalidTradeError
 
 __all__ = [
     "DEFAULT_PRIOR_CONCENTRATION",
