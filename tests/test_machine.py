@@ -75,7 +75,7 @@ def evidence_for(
     """The evidence of ``state``'s window, built the way the shell builds it."""
     since = None if state.evidence_since is None else parse_instant(state.evidence_since)
     feed = EvidenceFeed(cfg.recent_capacity, cfg.make_trackers)
-    return feed.evidence(list(trades), since, (state.current_stage, state.evidence_since))
+    return feed.evidence(list(trades), since, cfg.epoch(state))
 
 
 def tick(cfg: RolloutConfig, state: RolloutState, trades: Sequence[TradeOutcome], now: int) -> Step:

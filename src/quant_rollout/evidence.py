@@ -17,12 +17,33 @@ at once.
 from __future__ import annotations
 
 import bisect
-from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import (
+    Callable,
+    Dict,
+    Generic,
+    Hashable,
+    List,
+    Mapping,
+    NewType,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 
 from .metrics import Metrics, MetricsAccumulator
 from .trades import TradeOutcome, as_trade
 
-__all__ = ["EvidenceFeed", "EvidenceTracker", "StageEvidence", "TrackerFactory"]
+__all__ = [
+    "EvidenceFeed",
+    "EvidenceTracker",
+    "StageEvidence",
+    "TrackerFactory",
+    "TrackerKey",
+    "gate_tracker_key",
+    "kill_tracker_key",
+]
 
 # (instant in microseconds, position in the caller's list): the order of evidence.
 _Key = Tuple[int, int]
@@ -42,7 +63,24 @@ class EvidenceTracker(Protocol):
     def add(self, trade: TradeOutcome) -> None: ...
 
 
-TrackerFactory = Callable[[Tuple[Any, ...]], Mapping[str, EvidenceTracker]]
+TrackerKey = NewType("TrackerKey", str)
+"""Names a tracker on :class:`StageEvidence`; made only by the two functions below."""
+
+
+def gate_tracker_key(stage: int) -> TrackerKey:
+    """The key of the tracker of the gate to ``stage`` (``gate[1]``)."""
+    return TrackerKey(f"gate[{stage}]")
+
+
+def kill_tracker_key(index: int) -> TrackerKey:
+    """The key of the tracker of the kill switch's criterion ``index`` (``kill[0]``)."""
+    return TrackerKey(f"kill[{index}]")
+
+
+E = TypeVar("E", bound=Hashable)
+"""What identifies an evidence window (the engine's ``Epoch``); compared for equality only."""
+
+TrackerFactory = Callable[[E], Mapping[TrackerKey, EvidenceTracker]]
 """Builds fresh trackers for a new evidence window, given the window's epoch."""
 
 
@@ -68,11 +106,11 @@ class StageEvidence:
         self,
         since_us: Optional[int],
         recent_capacity: int,
-        trackers: Optional[Mapping[str, EvidenceTracker]] = None,
+        trackers: Optional[Mapping[TrackerKey, EvidenceTracker]] = None,
     ) -> None:
         self.since_us = since_us
         self.recent_capacity = recent_capacity
-        self.trackers: Dict[str, EvidenceTracker] = dict(trackers or {})
+        self.trackers: Dict[TrackerKey, EvidenceTracker] = dict(trackers or {})
         self.order_sensitive = any(t.order_sensitive for t in self.trackers.values())
         self._acc = MetricsAccumulator()
         self._recent: List[TradeOutcome] = []
@@ -119,26 +157,27 @@ def _fingerprint(trade: TradeOutcome) -> Tuple[int, float, float]:
     return (trade.instant_us, trade.pnl, trade.size)
 
 
-class EvidenceFeed:
+class EvidenceFeed(Generic[E]):
     """Turns the caller's trade list into :class:`StageEvidence`, incrementally.
 
     One feed serves one rollout; it is a cache, so losing it (a restart) costs one
-    full read of the list and changes no result.
+    full read of the list and changes no result. ``E`` is the type of the epochs
+    that identify its windows (the engine's ``Epoch``).
     """
 
     def __init__(
-        self, recent_capacity: int, make_trackers: Optional[TrackerFactory] = None
+        self, recent_capacity: int, make_trackers: Optional[TrackerFactory[E]] = None
     ) -> None:
         self._recent_capacity = max(1, recent_capacity)
         self._make_trackers = make_trackers
-        self._epoch: Optional[Tuple[Any, ...]] = None
+        self._epoch: Optional[E] = None
         self._evidence: Optional[StageEvidence] = None
         self._seen = 0
         self._first: Optional[Tuple[int, float, float]] = None
         self._last: Optional[Tuple[int, float, float]] = None
 
     def evidence(
-        self, trades: Sequence[object], since_us: Optional[int], epoch: Tuple[Any, ...]
+        self, trades: Sequence[object], since_us: Optional[int], epoch: E
     ) -> StageEvidence:
         """The evidence of ``trades`` for a window starting at ``since_us``.
 
@@ -190,7 +229,7 @@ class EvidenceFeed:
         return _fingerprint(first) == self._first and _fingerprint(last) == self._last
 
     def _rebuild(
-        self, trades: Sequence[object], since_us: Optional[int], epoch: Tuple[Any, ...]
+        self, trades: Sequence[object], since_us: Optional[int], epoch: E
     ) -> StageEvidence:
         parsed = [as_trade(t, i) for i, t in enumerate(trades)]
         trackers = self._make_trackers(epoch) if self._make_trackers else None

@@ -2,7 +2,7 @@
 
 :class:`Rollout` reads "now" from its one clock, takes the store's lock, loads the
 state, brings the current stage's evidence up to date, asks
-:func:`~quant_rollout.engine.machine.decide` (or :func:`~quant_rollout.engine.machine.operate`)
+:func:`~quant_rollout.engine.decide` (or :func:`~quant_rollout.engine.operate`)
 what to do, and commits what changed: the history lines first, then the state file.
 A tick that changes nothing writes nothing.
 """
@@ -26,19 +26,21 @@ from typing import (
 )
 
 from .clock import Clock, read_clock, system_clock
-from .engine.machine import (
+from .engine import (
+    Epoch,
     OperatorResult,
     Phase,
     RolloutConfig,
     RolloutDecision,
+    RolloutState,
     Stage,
+    Verb,
     decide,
     gate_progress,
     judge_gate,
     operate,
     phase_of,
 )
-from .engine.state import RolloutState
 from .errors import ConfigError
 from .evidence import EvidenceFeed, StageEvidence
 from .gates import CriterionProgress, GateResult
@@ -156,7 +158,9 @@ class Rollout:
             store = JsonFileStore(self.state_path, lock_timeout=lock_timeout)
         self.store: StateStore = store
         self.clock: Clock = _clock_from_legacy(clock, clock_now_unix, clock_now_iso)
-        self._feed = EvidenceFeed(self.config.recent_capacity, self.config.make_trackers)
+        self._feed: EvidenceFeed[Epoch] = EvidenceFeed(
+            self.config.recent_capacity, self.config.make_trackers
+        )
 
     @classmethod
     def from_config(
@@ -260,7 +264,7 @@ class Rollout:
 
     def operate(
         self,
-        verb: str,
+        verb: Union[Verb, str],
         *,
         note: str = "",
         actor: Optional[str] = None,
@@ -287,17 +291,17 @@ class Rollout:
         """Cancel the pending advance. Its evidence does not count again: the stage's
         evidence restarts now, so the gate must be met afresh (0.1 re-opened the same
         window on the next tick). With nothing pending, changes nothing."""
-        return self.operate("veto", note=note, actor=actor).state
+        return self.operate(Verb.VETO, note=note, actor=actor).state
 
     def clear_kill_switch(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
         """Unlatch a tripped kill switch. The losses that tripped it do not count again:
         stage 0's evidence restarts now. With no tripped switch, changes nothing."""
-        return self.operate("clear_kill", note=note, actor=actor).state
+        return self.operate(Verb.CLEAR_KILL, note=note, actor=actor).state
 
     def reset(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
         """Back to stage 0: no kill latch, no pending advance, not paused, evidence from now.
         Recorded in the history, which is kept."""
-        return self.operate("reset", note=note, actor=actor).state
+        return self.operate(Verb.RESET, note=note, actor=actor).state
 
     def promote(
         self, to_stage: Optional[int] = None, *, note: str = "", actor: Optional[str] = None
@@ -307,16 +311,16 @@ class Rollout:
         Raises OperatorRefusedError while the kill switch is latched, at the last
         stage, or for a stage that is not ahead of the current one.
         """
-        return self.operate("promote", note=note, actor=actor, to_stage=to_stage).state
+        return self.operate(Verb.PROMOTE, note=note, actor=actor, to_stage=to_stage).state
 
     def pause(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
         """Stop automatic advances (a pending advance is cancelled); the kill switch
         keeps running. Raises OperatorRefusedError when already paused."""
-        return self.operate("pause", note=note, actor=actor).state
+        return self.operate(Verb.PAUSE, note=note, actor=actor).state
 
     def resume(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
         """Allow automatic advances again. Raises OperatorRefusedError when not paused."""
-        return self.operate("resume", note=note, actor=actor).state
+        return self.operate(Verb.RESUME, note=note, actor=actor).state
 
     # -- reading
 

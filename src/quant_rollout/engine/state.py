@@ -23,10 +23,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
+from .._files import read_state_bytes, write_atomic
 from ..errors import CorruptStateError, UnknownSchemaError
 from ..trades import parse_instant
 
-__all__ = ["SCHEMA_VERSION", "RolloutState", "state_from_dict"]
+__all__ = ["SCHEMA_VERSION", "RolloutState", "state_from_dict", "state_from_json"]
 
 SCHEMA_VERSION = 2
 """The ``schema_version`` this release writes."""
@@ -138,18 +139,14 @@ class RolloutState:
         switch). This reads the file only: it takes no lock and does not consult the
         history log; :class:`~quant_rollout.Rollout` does both.
         """
-        from ..storage.store import read_state_file
-
-        state = read_state_file(Path(path))
-        return cls() if state is None else state
+        raw = read_state_bytes(Path(path))
+        return cls() if raw is None else state_from_json(raw, source=str(path))
 
     def save(self, path: Union[str, Path]) -> None:
         """Write the state file atomically (0.1 API). Takes no lock and records no history.
 
         For a live rollout use the :class:`~quant_rollout.Rollout` verbs, which do both.
         """
-        from ..storage.store import write_atomic
-
         write_atomic(Path(path), self.to_json())
 
 
@@ -169,6 +166,24 @@ def _check_time(source: str, key: str, value: object) -> None:
         parse_instant(value)
     except ValueError:
         raise _fail(source, key, value, "ISO-8601 text or null") from None
+
+
+def state_from_json(raw: bytes, *, source: str = "state") -> RolloutState:
+    """Parse a state file's bytes (UTF-8 JSON), strictly; ``source`` names the file.
+
+    Raises:
+        CorruptStateError: not UTF-8 or not JSON (e.g. truncated), or bad fields.
+        UnknownSchemaError: a ``schema_version`` newer than this release knows.
+    """
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise CorruptStateError(
+            f"{source}: the state file is not valid JSON ({exc}); it was left untouched. "
+            "Restore it from a backup, or rebuild it from the history with "
+            "`quant-rollout history --verify`, or delete it to start afresh."
+        ) from None
+    return state_from_dict(data, source=source)
 
 
 def state_from_dict(data: Mapping[str, Any], *, source: str = "state") -> RolloutState:

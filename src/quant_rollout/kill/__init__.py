@@ -66,7 +66,7 @@ from typing import (
 
 from .._validate import check_fraction, check_int, check_number
 from ..errors import ConfigError
-from ..evidence import StageEvidence
+from ..evidence import StageEvidence, TrackerKey, kill_tracker_key
 from ..gates import GateProof
 from ..metrics import compute_metrics
 from ..stats import BernoulliCusum, EvCusum, cusum_threshold, ev_cusum_threshold
@@ -1037,13 +1037,13 @@ class KillSwitch:
 
     # -- the criteria over a window of evidence
 
-    def trackers(self, proof: Optional[GateProof]) -> Dict[str, KillTracker]:
+    def trackers(self, proof: Optional[GateProof]) -> Dict[TrackerKey, KillTracker]:
         """Fresh trackers of :attr:`criteria` for a window, keyed ``kill[i]``."""
-        return {f"kill[{i}]": _tracker_of(c, proof) for i, c in enumerate(self.criteria)}
+        return {kill_tracker_key(i): _tracker_of(c, proof) for i, c in enumerate(self.criteria)}
 
-    def _judge_trackers(self, trackers: Mapping[str, object]) -> Verdict:
+    def _judge_trackers(self, trackers: Mapping[TrackerKey, object]) -> Verdict:
         for i, c in enumerate(self.criteria):
-            tracker = trackers.get(f"kill[{i}]")
+            tracker = trackers.get(kill_tracker_key(i))
             if tracker is None:
                 raise ConfigError(
                     f"the evidence has no tracker for kill criterion {i} "
@@ -1067,7 +1067,7 @@ class KillSwitch:
         out = []
         for i, c in enumerate(self.criteria):
             name = criterion_name(c)
-            tracker = evidence.trackers.get(f"kill[{i}]")
+            tracker = evidence.trackers.get(kill_tracker_key(i))
             if tracker is None:
                 out.append(KillCriterionStatus(name, "not running", "no tracker"))
                 continue

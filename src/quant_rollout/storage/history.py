@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from ..engine.machine import Transition
+from ..engine.model import Transition
+from ..engine.transitions import Event
 from ..errors import HistoryError
 
 __all__ = [
@@ -65,9 +66,8 @@ class HistoryRecord:
     Attributes:
         seq: 1 for the first line, then consecutive.
         at: when it happened (ISO-8601, UTC, from the rollout's clock).
-        event: ``start``, ``kill``, ``veto_open``, ``advance``, ``veto_expired``,
-            ``advance_dropped``, ``veto``, ``clear_kill``, ``promote``, ``pause``,
-            ``resume`` or ``reset``.
+        event: what happened (an :class:`~quant_rollout.engine.transitions.Event`, which
+            is its own text: ``"kill"``, ``"veto"``, ...).
         from_stage, to_stage: the stage before and after.
         reason: why, in words.
         note: the operator's note ('' for automatic events).
@@ -80,7 +80,7 @@ class HistoryRecord:
 
     seq: int
     at: str
-    event: str
+    event: Event
     from_stage: int
     to_stage: int
     reason: str
@@ -136,10 +136,17 @@ def parse_line(line: str, where: str) -> HistoryRecord:
             raise HistoryError(f"{where}: {key} must be text, got {obj[key]!r}")
     if not isinstance(obj["state"], dict):
         raise HistoryError(f"{where}: state must be an object, got {obj['state']!r}")
+    try:
+        event = Event(obj["event"])
+    except ValueError:
+        known = [e.value for e in Event]
+        raise HistoryError(
+            f"{where}: unknown event {obj['event'][:40]!r}; expected one of {known!r}"
+        ) from None
     return HistoryRecord(
         seq=obj["seq"],
         at=obj["at"],
-        event=obj["event"],
+        event=event,
         from_stage=obj["from_stage"],
         to_stage=obj["to_stage"],
         reason=obj["reason"],

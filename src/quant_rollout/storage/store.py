@@ -1,5 +1,6 @@
 """Where rollout state lives: the JSON-file store (lock, atomic write, history) and a
-memory store for replays and simulations.
+memory store for replays and simulations. The atomic write and the lock themselves
+are the leaf :mod:`quant_rollout._files` (re-exported here under their old names).
 
 Both implement :class:`StateStore`. A transaction holds the store's exclusive lock
 from the read to the write, so a veto sent from another process while the bot ticks
@@ -11,19 +12,16 @@ load finds history ahead of the state and rolls the state forward from it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import sys
-import tempfile
-import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Callable, Iterator, List, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Protocol, Sequence, Tuple
 
-from ..engine.machine import Transition
-from ..engine.state import RolloutState, state_from_dict
-from ..errors import CorruptStateError, HistoryError, LockTimeoutError
+from .._files import FileLock, fsync_dir, read_state_bytes, write_atomic
+from ..engine.model import Transition
+from ..engine.state import RolloutState, state_from_dict, state_from_json
+from ..errors import HistoryError
 from .history import (
     GENESIS_HASH,
     HistoryRecord,
@@ -47,41 +45,6 @@ __all__ = [
 ]
 
 
-# ----------------------------------------------------------------------------- files
-
-
-def _fsync_dir(folder: Path) -> None:
-    if sys.platform == "win32":  # directories cannot be opened for fsync there
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so a crash leaves either the old or the new file.
-
-    Writes a temporary file in the same folder, flushes and fsyncs it, renames it over
-    ``path`` with ``os.replace`` and fsyncs the folder so the rename is durable.
-    """
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(folder)
-
-
 def read_state_file(path: Path) -> Optional[RolloutState]:
     """Read and check the state file; None when it does not exist.
 
@@ -89,82 +52,8 @@ def read_state_file(path: Path) -> Optional[RolloutState]:
         CorruptStateError: unreadable, not JSON (e.g. truncated), or bad fields; the
             message names the file. UnknownSchemaError for a newer schema version.
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise CorruptStateError(f"{path}: cannot read the state file ({exc})") from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise CorruptStateError(
-            f"{path}: the state file is not valid JSON ({exc}); it was left untouched. "
-            "Restore it from a backup, or rebuild it from the history with "
-            "`quant-rollout history --verify`, or delete it to start afresh."
-        ) from None
-    return state_from_dict(data, source=str(path))
-
-
-class FileLock:
-    """An exclusive advisory lock on a sidecar file, shared by every process.
-
-    Uses ``fcntl.flock`` (``msvcrt.locking`` on Windows). Waits up to ``timeout``
-    seconds, then raises :class:`LockTimeoutError`. Not reentrant.
-    """
-
-    def __init__(self, path: Path, timeout: float = 30.0) -> None:
-        self.path = path
-        self.timeout = timeout
-        self._file: Optional[IO[bytes]] = None
-
-    def __enter__(self) -> FileLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, "a+b")
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                _lock(f)
-                break
-            except OSError:
-                if time.monotonic() >= deadline:
-                    f.close()
-                    raise LockTimeoutError(
-                        f"{self.path}: another process has held the rollout lock for over "
-                        f"{self.timeout:g}s; is a tick or CLI command stuck?"
-                    ) from None
-                time.sleep(0.01)
-        self._file = f
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        f, self._file = self._file, None
-        if f is not None:
-            try:
-                _unlock(f)
-            finally:
-                f.close()
-
-
-if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _lock(f: IO[bytes]) -> None:
-        f.seek(0)
-        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
-
-    def _unlock(f: IO[bytes]) -> None:
-        f.seek(0)
-        msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(f: IO[bytes]) -> None:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(f: IO[bytes]) -> None:
-        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    raw = read_state_bytes(path)
+    return None if raw is None else state_from_json(raw, source=str(path))
 
 
 # ----------------------------------------------------------------------------- stores
@@ -421,7 +310,7 @@ class JsonFileStore:
             f.flush()
             os.fsync(f.fileno())
         if new_file:
-            _fsync_dir(self.history_path.parent)
+            fsync_dir(self.history_path.parent)
 
 
 class MemoryStore:

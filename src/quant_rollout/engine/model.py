@@ -1,0 +1,262 @@
+"""The rollout's model: its stages, its validated definition, and what a tick or a
+verb returns (the decision, the transitions to record, the new state).
+
+Pure values: nothing here reads a clock, a disk or the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
+
+from .._validate import check_int, check_non_negative
+from ..errors import ConfigError, CorruptStateError
+from ..evidence import EvidenceTracker, TrackerKey, gate_tracker_key
+from ..gates import Gate, GateProof
+from ..kill import KillSwitch
+from ..metrics import Metrics
+from .state import RolloutState
+from .transitions import Event, Verb
+
+__all__ = [
+    "Epoch",
+    "OperatorResult",
+    "RolloutAction",
+    "RolloutConfig",
+    "RolloutDecision",
+    "Stage",
+    "Step",
+    "Transition",
+    "gate_proof_of",
+]
+
+
+class RolloutAction(str, Enum):
+    """What a tick tells the bot to do. Values are 0.1's, so they serialize unchanged."""
+
+    NOOP = "noop"
+    """Nothing to apply (the reason says why)."""
+    KILL_TRIPPED = "kill"
+    """The kill switch tripped: run stage 0's params now."""
+    ADVANCE = "advance"
+    """A gate passed with no veto window: run ``to_stage``'s params now."""
+    VETO_OPEN = "veto_open"
+    """A gate passed; the advance lands at ``veto_deadline_unix`` unless vetoed."""
+    VETO_EXPIRED = "veto_expired"
+    """The veto window closed unvetoed and the gate still holds: run ``to_stage`` now."""
+
+
+class Epoch(NamedTuple):
+    """What identifies an evidence window and everything its trackers depend on.
+
+    A new epoch (another stage, a later evidence start after a veto or a cleared
+    kill, another gate proof) gives the window fresh trackers.
+    """
+
+    stage: int
+    since: Optional[str]
+    proof: Optional[GateProof] = None
+    """What the gate this stage was entered through showed; None: not entered
+    through a gate (stage 0, a promote, a 0.1 file)."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A parameter set, with the gate that must pass before the rollout moves to it.
+
+    Attributes:
+        num: the stage number, >= 0; stage 0 is the baseline a kill reverts to.
+        params: what the bot runs at this stage (returned in decisions, never read).
+        gate: judged on the previous stage's evidence; ``None`` means the stage is only
+            reached by :meth:`~quant_rollout.Rollout.promote`.
+        name: a label for people (``"canary"``).
+    """
+
+    num: int
+    params: Dict[str, Any]
+    gate: Optional[Gate] = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        check_int("Stage", "num", self.num, minimum=0)
+        if not isinstance(self.params, Mapping):
+            raise ConfigError(f"Stage {self.num}: params must be a dict, got {self.params!r}")
+        if self.gate is not None and not isinstance(self.gate, Gate):
+            raise ConfigError(f"Stage {self.num}: gate must be a Gate or None, got {self.gate!r}")
+        if not isinstance(self.name, str):
+            raise ConfigError(f"Stage {self.num}: name must be text, got {self.name!r}")
+
+    @property
+    def label(self) -> str:
+        """``"1 (canary)"``, or ``"1"`` when unnamed."""
+        return f"{self.num} ({self.name})" if self.name else str(self.num)
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """A validated rollout definition: stages (sorted), kill switch and veto window.
+
+    Raises:
+        ConfigError: no stages, no stage 0, duplicate stage numbers, a kill switch of
+            the wrong type, or a negative/non-finite veto window. The message names
+            the field.
+    """
+
+    stages: Tuple[Stage, ...]
+    kill_switch: KillSwitch
+    veto_window_seconds: float = 1800
+
+    def __post_init__(self) -> None:
+        stages = tuple(self.stages)
+        if not stages:
+            raise ConfigError("a rollout needs at least one Stage (stage 0, the baseline)")
+        for i, s in enumerate(stages):
+            if not isinstance(s, Stage):
+                raise ConfigError(f"stages[{i}] must be a Stage, got {s!r}")
+        nums = [s.num for s in stages]
+        dupes = sorted({n for n in nums if nums.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"stage numbers must be unique; repeated: {dupes!r}")
+        if 0 not in nums:
+            raise ConfigError(f"a rollout needs a stage 0 (the baseline); got stages {nums!r}")
+        if not isinstance(self.kill_switch, KillSwitch):
+            raise ConfigError(f"kill_switch must be a KillSwitch, got {self.kill_switch!r}")
+        check_non_negative("Rollout", "veto_window_seconds", self.veto_window_seconds)
+        object.__setattr__(self, "stages", tuple(sorted(stages, key=lambda s: s.num)))
+
+    def stage(self, num: int) -> Stage:
+        """The stage numbered ``num``; KeyError if there is none."""
+        for s in self.stages:
+            if s.num == num:
+                return s
+        raise KeyError(num)
+
+    def next_stage(self, num: int) -> Optional[Stage]:
+        """The first stage numbered above ``num``, or None at the last stage."""
+        for s in self.stages:
+            if s.num > num:
+                return s
+        return None
+
+    @property
+    def recent_capacity(self) -> int:
+        """How many latest trades of a stage its criteria ever look back over."""
+        return self.kill_switch.lookback
+
+    def epoch(self, state: RolloutState) -> Epoch:
+        """The epoch of ``state``'s current evidence window."""
+        return Epoch(state.current_stage, state.evidence_since, gate_proof_of(state))
+
+    def make_trackers(self, epoch: Epoch) -> Mapping[TrackerKey, EvidenceTracker]:
+        """Per-trade trackers for an evidence window (see :meth:`epoch`).
+
+        The EV test of the next stage's gate when it is a confidence gate (key
+        :func:`~quant_rollout.evidence.gate_tracker_key`), and one tracker per kill
+        criterion (``kill[i]``); none for 0.1's criteria.
+        """
+        stage, _since, proof = Epoch(*epoch)  # also takes a bare (stage, since) tuple
+        trackers: Dict[TrackerKey, EvidenceTracker] = {}
+        target = self.next_stage(stage)
+        if target is not None and target.gate is not None:
+            gate_tracker = target.gate.tracker()
+            if gate_tracker is not None:
+                trackers[gate_tracker_key(target.num)] = gate_tracker
+        trackers.update(self.kill_switch.trackers(proof))
+        return trackers
+
+    def check_state(self, state: RolloutState, source: str) -> None:
+        """Refuse a state that does not fit this configuration (fail closed)."""
+        nums = [s.num for s in self.stages]
+        if state.current_stage not in nums:
+            raise CorruptStateError(
+                f"{source}: current_stage {state.current_stage!r} is not a stage of this "
+                f"rollout (stages {nums!r}); was the configuration changed under a live state?"
+            )
+        pending = state.advance_pending_to
+        if pending is not None and pending not in nums:
+            raise CorruptStateError(
+                f"{source}: advance_pending_to {pending!r} is not a stage of this rollout "
+                f"(stages {nums!r})"
+            )
+
+
+@dataclass(frozen=True)
+class RolloutDecision:
+    """What one tick decided. Act on ``action``; ``params`` is what to run afterwards.
+
+    Attributes:
+        action: see :class:`RolloutAction`.
+        from_stage: the stage before the tick.
+        to_stage: the stage after it (for VETO_OPEN: the stage the window will advance to).
+        reason: a sentence for people and logs.
+        metrics: the current stage's evidence when the decision was made.
+        veto_deadline_unix: when an open veto window closes (Unix seconds), else None.
+        changed: True only on the tick whose decision changed the rollout, so an alert
+            fires once rather than on every tick of a 30-minute window.
+        params: the params of the stage the bot should run after applying the decision.
+    """
+
+    action: RolloutAction
+    from_stage: int
+    to_stage: int
+    reason: str
+    metrics: Metrics
+    veto_deadline_unix: Optional[float] = None
+    changed: bool = False
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One recorded change: what the history log writes a line for.
+
+    ``state`` is the rollout's state right after the change.
+    """
+
+    event: Event
+    at: str
+    from_stage: int
+    to_stage: int
+    reason: str
+    state: RolloutState
+    note: str = ""
+    actor: Optional[str] = None
+    metrics: Optional[Metrics] = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """The result of :func:`decide`: the decision, the new state and what to record."""
+
+    decision: RolloutDecision
+    state: RolloutState
+    transitions: Tuple[Transition, ...]
+
+
+@dataclass(frozen=True)
+class OperatorResult:
+    """The result of an operator verb.
+
+    ``applied`` is False when there was nothing to act on (veto with no pending
+    advance); ``reason`` then says why and nothing was changed or recorded.
+    """
+
+    verb: Verb
+    applied: bool
+    reason: str
+    state: RolloutState
+    transitions: Tuple[Transition, ...] = ()
+
+
+def gate_proof_of(state: RolloutState) -> Optional[GateProof]:
+    """What the current stage's gate evidence showed, from the state (None: no gate)."""
+    if state.gate_n is None or state.gate_win_rate is None or state.gate_ev_per_dollar is None:
+        return None
+    return GateProof(
+        n=state.gate_n,
+        win_rate=state.gate_win_rate,
+        ev_per_dollar=state.gate_ev_per_dollar,
+        win_rate_lower=state.proven_win_rate,
+        ev_per_dollar_lower=state.proven_ev_per_dollar,
+    )

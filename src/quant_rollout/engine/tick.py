@@ -1,0 +1,216 @@
+"""One tick, as a pure function: :func:`decide`.
+
+The tick asks, in order (DESIGN.md draws it): has the kill switch tripped; is a
+veto window open, or has it expired; is the rollout paused; has the next stage's
+gate passed. The first question with an answer gives an :class:`_Outcome`: an
+action, a reason and, when the rollout changes, the event and the move's edit of
+the state. The phase the move lands in is :data:`~.transitions.TRANSITIONS`'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import List, Optional
+
+from ..evidence import StageEvidence
+from ..gates import GateVerdict
+from ..trades import format_instant
+from .judging import judge_gate, proof_of_passing
+from .model import RolloutAction, RolloutConfig, RolloutDecision, Step, Transition
+from .moves import check_clock, entered, killed, land, started
+from .state import RolloutState
+from .transitions import Event, landing
+
+__all__ = ["decide"]
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a tick decided before it is applied. ``event`` None: nothing changes."""
+
+    action: RolloutAction
+    reason: str
+    event: Optional[Event] = None
+    edited: Optional[RolloutState] = None
+    to_stage: Optional[int] = None
+    deadline: Optional[float] = None
+
+
+def decide(
+    config: RolloutConfig, state: RolloutState, evidence: StageEvidence, now_us: int
+) -> Step:
+    """One tick: judge the current stage's evidence and decide (see DESIGN.md's diagram).
+
+    ``evidence`` must be the evidence of ``state``'s current window. Raises
+    :class:`~quant_rollout.errors.ClockError` when ``now_us`` is before the last
+    recorded transition.
+    """
+    check_clock(state, now_us)
+    transitions: List[Transition] = []
+    state = started(state, now_us, transitions)
+    config.stage(state.current_stage)
+    outcome = (
+        _kill_check(config, state, evidence, now_us)
+        or _veto_window(config, state, evidence, now_us)
+        or _paused(state)
+        or _next_gate(config, state, evidence, now_us)
+    )
+    return _apply(config, state, evidence, now_us, outcome, transitions)
+
+
+def _apply(
+    config: RolloutConfig,
+    state: RolloutState,
+    evidence: StageEvidence,
+    now_us: int,
+    outcome: _Outcome,
+    transitions: List[Transition],
+) -> Step:
+    metrics = evidence.metrics()
+    new = state
+    if outcome.event is not None:
+        assert outcome.edited is not None
+        at = format_instant(now_us)
+        new = dataclasses.replace(
+            land(outcome.edited, landing(state, outcome.event), at),
+            last_tick_unix=now_us / 1e6,
+            last_decision_action=outcome.action.value,
+        )
+        transitions.append(
+            Transition(
+                outcome.event,
+                at,
+                state.current_stage,
+                new.current_stage,
+                outcome.reason,
+                new,
+                metrics=metrics,
+            )
+        )
+    decision = RolloutDecision(
+        action=outcome.action,
+        from_stage=state.current_stage,
+        to_stage=new.current_stage if outcome.to_stage is None else outcome.to_stage,
+        reason=outcome.reason,
+        metrics=metrics,
+        veto_deadline_unix=outcome.deadline,
+        changed=outcome.event is not None,
+        params=dict(config.stage(new.current_stage).params),  # the bot may mutate it
+    )
+    return Step(decision, new, tuple(transitions))
+
+
+def _kill(state: RolloutState, now_us: int, reason: str) -> _Outcome:
+    return _Outcome(RolloutAction.KILL_TRIPPED, reason, Event.KILL, killed(state, now_us, reason))
+
+
+def _kill_check(
+    config: RolloutConfig, state: RolloutState, evidence: StageEvidence, now_us: int
+) -> Optional[_Outcome]:
+    """The kill switch, on every tick unless latched; a gate that opted in to revert
+    when the evidence shows it cannot pass acts as one more kill check."""
+    if state.kill_switch_tripped:
+        return _Outcome(
+            RolloutAction.NOOP,
+            f"kill switch tripped: {state.kill_reason} (latched until cleared)",
+        )
+    tripped, why = config.kill_switch.judge_evidence(evidence)
+    if tripped:
+        return _kill(state, now_us, why or "kill switch tripped")
+    ahead = config.next_stage(state.current_stage)
+    if state.advance_pending_to is not None:
+        ahead = config.stage(state.advance_pending_to)
+    if ahead is not None and ahead.gate is not None and ahead.gate.revert_if_cannot_pass:
+        verdict = judge_gate(config, state, ahead, evidence, now_us)
+        if verdict.verdict is GateVerdict.CANNOT_PASS:
+            return _kill(
+                state, now_us, f"gate to stage {ahead.label} cannot pass: {verdict.reason}"
+            )
+    return None
+
+
+def _veto_window(
+    config: RolloutConfig, state: RolloutState, evidence: StageEvidence, now_us: int
+) -> Optional[_Outcome]:
+    """An open veto window: still open, expired with the gate held, or dropped."""
+    pending = state.advance_pending_to
+    if pending is None:
+        return None
+    deadline = state.advance_veto_deadline_unix
+    assert deadline is not None  # checked when the state was read
+    target = config.stage(pending)
+    if now_us < round(deadline * 1e6):
+        left = math.ceil(deadline - now_us / 1e6)
+        return _Outcome(
+            RolloutAction.VETO_OPEN,
+            f"veto window still open: advance to stage {target.label} in {left}s unless vetoed",
+            to_stage=pending,
+            deadline=deadline,
+        )
+    verdict = judge_gate(config, state, target, evidence, now_us)
+    if verdict.passes:
+        proof = proof_of_passing(target, evidence)
+        return _Outcome(
+            RolloutAction.VETO_EXPIRED,
+            "veto window expired without abort; gate still met",
+            Event.VETO_EXPIRED,
+            entered(state, pending, now_us, proof),
+        )
+    return _Outcome(
+        RolloutAction.NOOP,
+        f"veto window expired but the gate is no longer met ({verdict.reason}); "
+        f"advance to stage {pending} dropped",
+        Event.ADVANCE_DROPPED,
+        state,  # the landing drops the pending advance; the evidence still counts
+    )
+
+
+def _paused(state: RolloutState) -> Optional[_Outcome]:
+    if state.paused:
+        return _Outcome(RolloutAction.NOOP, "paused: no automatic advance until resumed")
+    return None
+
+
+def _next_gate(
+    config: RolloutConfig, state: RolloutState, evidence: StageEvidence, now_us: int
+) -> _Outcome:
+    """The next stage's gate: not met, cannot pass, or passed (window or advance)."""
+    target = config.next_stage(state.current_stage)
+    if target is None:
+        return _Outcome(RolloutAction.NOOP, "no further stage")
+    if target.gate is None:
+        return _Outcome(RolloutAction.NOOP, "next stage has no gate; promote it by hand")
+    verdict = judge_gate(config, state, target, evidence, now_us)
+    if verdict.verdict is GateVerdict.CANNOT_PASS:
+        return _Outcome(
+            RolloutAction.NOOP,
+            f"gate to stage {target.label} cannot pass: {verdict.reason} (the rollout stays; "
+            "revert_if_cannot_pass would revert it)",
+        )
+    if not verdict.passes:
+        return _Outcome(RolloutAction.NOOP, f"gate not yet met: {verdict.reason}")
+    if config.veto_window_seconds > 0:
+        passed = "gate passed" if verdict.reason == "ok" else f"gate passed: {verdict.reason}"
+        deadline = now_us / 1e6 + config.veto_window_seconds
+        opened = dataclasses.replace(
+            state,
+            advance_pending_to=target.num,
+            advance_veto_deadline_unix=deadline,
+            advance_pending_since=format_instant(now_us),
+        )
+        return _Outcome(
+            RolloutAction.VETO_OPEN,
+            f"{passed}; veto window opened",
+            Event.VETO_OPEN,
+            opened,
+            to_stage=target.num,
+            deadline=deadline,
+        )
+    return _Outcome(
+        RolloutAction.ADVANCE,
+        f"gate passed: {verdict.reason}",
+        Event.ADVANCE,
+        entered(state, target.num, now_us, proof_of_passing(target, evidence)),
+    )
