@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -11,8 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quant_rollout.engine.machine import Transition
+from quant_rollout.engine.model import Transition
 from quant_rollout.engine.state import RolloutState, state_from_dict
+from quant_rollout.engine.transitions import Event
 from quant_rollout.errors import HistoryError
 from quant_rollout.metrics import Metrics
 from quant_rollout.storage.history import (
@@ -335,3 +337,18 @@ def test_a_history_that_is_not_utf8_is_a_history_error(tmp_path: Path) -> None:
         verify_history(path)
     with pytest.raises(HistoryError, match="not UTF-8"):
         read_history(path)
+
+
+def test_a_parsed_event_is_an_event_and_a_line_keeps_its_text() -> None:
+    t = dataclasses.replace(_transition(1), event=Event.VETO_EXPIRED)
+    line, _ = encode_transition(t, 1, GENESIS_HASH)
+    assert '"event":"veto_expired"' in line
+    record = parse_line(line, "here")
+    assert record.event is Event.VETO_EXPIRED
+
+
+def test_an_unknown_event_is_a_history_error_naming_the_line() -> None:
+    line, _ = encode_transition(_transition(1), 1, GENESIS_HASH)
+    bad = line.replace('"event":"advance"', '"event":"teleport"')
+    with pytest.raises(HistoryError, match=r"^log, line 3: unknown event 'teleport'"):
+        parse_line(bad, "log, line 3")

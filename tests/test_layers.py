@@ -186,7 +186,7 @@ def find_cycle(graph: Mapping[str, Iterable[str]]) -> Optional[List[str]]:
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt) :] + [nxt]
+                return [*path[path.index(nxt) :], nxt]
             if nxt not in state:
                 found = visit(nxt)
                 if found:
@@ -310,9 +310,7 @@ def test_architecture_md_mirrors_the_layers() -> None:
     text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\d+) \| `(\w+)` \| ([^|]+) \|", text, flags=re.MULTILINE)
     assert rows, "ARCHITECTURE.md has no layer table"
-    table = [
-        (layer, tuple(re.findall(r"`([\w.]+)`", members))) for _, layer, members in rows
-    ]
+    table = [(layer, tuple(re.findall(r"`([\w.]+)`", members))) for _, layer, members in rows]
     assert [int(n) for n, _, _ in rows] == list(range(len(LAYERS)))
     assert table == [(layer, names) for layer, names in LAYERS]
 

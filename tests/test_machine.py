@@ -8,26 +8,33 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import pytest
 
+import quant_rollout.engine.transitions as transitions_module
 from quant_rollout import Gate, KillSwitch, TradeOutcome
-from quant_rollout.engine.machine import (
+from quant_rollout.engine import (
     OPERATOR_VERBS,
+    TICK_EVENTS,
     TRANSITIONS,
+    Event,
     OperatorResult,
     Phase,
     RolloutAction,
     RolloutConfig,
     Stage,
     Step,
+    Verb,
     decide,
     operate,
     phase_of,
 )
 from quant_rollout.engine.state import RolloutState
+from quant_rollout.engine.transitions import settle
+from quant_rollout.engine.verbs import HANDLERS
 from quant_rollout.errors import ClockError, OperatorRefusedError
 from quant_rollout.evidence import EvidenceFeed, StageEvidence
 from quant_rollout.trades import format_instant, parse_instant
@@ -42,7 +49,6 @@ DEADLINE = OPENED + int(WINDOW) * SECOND
 NOW = T0 + 20 * MINUTE  # after every trade and after DEADLINE
 
 KILL_REASON = "win_rate(3)=0.000 < 0.500"
-TICK_EVENTS = ("kill", "veto_open", "advance", "veto_expired", "advance_dropped")
 
 STAGES = (
     Stage(0, {"max_entry_price": 0.30}, name="baseline"),
@@ -688,3 +694,90 @@ def test_the_first_event_says_whether_the_rollout_is_new_or_taken_over() -> None
     assert fresh.decision.changed is False  # recorded, but nothing for the bot to act on
     saved_by_hand = decide(config, RolloutState(current_stage=2), empty, now)
     assert saved_by_hand.transitions[0].reason == ("took over an existing state file at stage 2")
+
+
+# ----------------------------------------------------------------------------- the table drives
+
+
+def test_the_words_are_their_text() -> None:
+    assert set(OPERATOR_VERBS) == set(Verb)
+    assert set(TICK_EVENTS) < set(Event)
+    for word in (*Event, *Verb):
+        assert word == word.value
+        assert hash(word) == hash(word.value)
+        assert (str(word), f"{word}", repr(word)) == (word.value, word.value, repr(word.value))
+        assert json.dumps(word) == json.dumps(word.value)
+    assert {v.event for v in Verb} == {Event(v.value) for v in Verb}
+    moves = {event for moves in TRANSITIONS.values() for event in moves}
+    assert moves == set(Event) - {Event.START}, "every event but start is a move"
+
+
+def test_every_verb_has_one_handler() -> None:
+    assert set(HANDLERS) == set(Verb)
+
+
+@pytest.mark.parametrize("phase", list(Phase))
+def test_settling_into_a_phase_puts_the_state_in_it(phase: Phase) -> None:
+    for state in (running(1), pending(0), paused(1), killed()):
+        if phase is Phase.VETO_PENDING:
+            state = dataclasses.replace(state, **_PENDING_FIELDS)
+        if phase is Phase.RUNNING:
+            state = dataclasses.replace(state, paused=False)  # resume's edit, not the landing's
+        assert phase_of(settle(state, phase)) is phase
+    with pytest.raises(AssertionError, match="pending"):
+        settle(running(0), Phase.VETO_PENDING)
+
+
+def test_a_pause_under_a_latched_kill_outlives_the_kill() -> None:
+    assert phase_of(settle(killed(paused=True), Phase.RUNNING)) is Phase.PAUSED
+
+
+_PENDING_FIELDS: Dict[str, Any] = {
+    "advance_pending_to": 1,
+    "advance_veto_deadline_unix": DEADLINE / SECOND,
+    "advance_pending_since": stamp(OPENED),
+}
+
+
+def test_the_phase_a_verb_lands_in_comes_from_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    redrawn = {phase: dict(moves) for phase, moves in TRANSITIONS.items()}
+    redrawn[Phase.RUNNING][Event.PROMOTE] = Phase.PAUSED
+    monkeypatch.setattr(transitions_module, "TRANSITIONS", redrawn)
+    result = operate(config(), running(0), "promote", NOW)
+    assert result.state.current_stage == 1
+    assert phase_of(result.state) is Phase.PAUSED
+
+
+def test_the_phase_a_tick_lands_in_comes_from_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    redrawn = {phase: dict(moves) for phase, moves in TRANSITIONS.items()}
+    del redrawn[Phase.RUNNING][Event.ADVANCE]
+    monkeypatch.setattr(transitions_module, "TRANSITIONS", redrawn)
+    state = running(0)
+    with pytest.raises(OperatorRefusedError, match="no 'advance' move from phase running"):
+        tick(config(0), state, WINS, NOW)
+    assert state == running(0)
+
+
+@pytest.mark.parametrize(
+    ("state", "verb", "message"),
+    [
+        (killed(), "promote", "no 'promote' move from phase killed"),
+        (paused(0), "pause", "already paused \\(no 'pause' move from phase paused\\)"),
+        (running(0), "resume", "not paused \\(no 'resume' move from phase running\\)"),
+        (dataclasses.replace(pending(0), paused=True), "veto", "'veto' is not allowed while "
+         "the rollout is paused \\(no 'veto' move from phase paused\\)"),
+    ],
+)  # fmt: skip
+def test_a_refusal_names_the_phase_and_the_event(
+    state: RolloutState, verb: str, message: str
+) -> None:
+    with pytest.raises(OperatorRefusedError, match=message):
+        operate(config(), state, verb, NOW)
+
+
+def test_operate_takes_a_verb_or_its_text() -> None:
+    by_word = operate(config(), running(0), Verb.PAUSE, NOW)
+    by_text = operate(config(), running(0), "pause", NOW)
+    assert by_word == by_text
+    assert by_word.verb is Verb.PAUSE
+    assert by_word.transitions[0].event is Event.PAUSE

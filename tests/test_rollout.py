@@ -25,7 +25,7 @@ from quant_rollout import (
     Stage,
     TradeOutcome,
 )
-from quant_rollout.engine.machine import Phase
+from quant_rollout.engine import Phase
 from quant_rollout.errors import ClockError
 from quant_rollout.storage.store import MemoryStore
 

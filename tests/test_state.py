@@ -270,3 +270,18 @@ def test_corrupt_state_message_says_what_to_do() -> None:
 def test_a_v2_file_with_missing_fields_takes_the_defaults() -> None:
     d: Dict[str, Any] = {"schema_version": 2, "current_stage": 1}
     assert state_from_dict(d) == RolloutState(current_stage=1)
+
+
+def test_an_unreadable_state_file_is_corrupt_and_named(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.mkdir()  # exists, but reading it fails
+    with pytest.raises(CorruptStateError, match="state.json: cannot read the state file"):
+        RolloutState.load(path)
+
+
+def test_save_then_load_round_trips_through_the_atomic_leaf(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "state.json"
+    state = RolloutState(current_stage=2, ship_timestamps={"2": SHIP_1}, paused=True)
+    state.save(path)
+    assert RolloutState.load(path) == state
+    assert sorted(p.name for p in path.parent.iterdir()) == ["state.json"]  # no temp left

@@ -12,7 +12,7 @@ from typing import List, Union
 import pytest
 
 import quant_rollout.storage.store as store_module
-from quant_rollout.engine.machine import Transition
+from quant_rollout.engine.model import Transition
 from quant_rollout.engine.state import RolloutState
 from quant_rollout.errors import CorruptStateError, HistoryError, LockTimeoutError
 from quant_rollout.storage.history import GENESIS_HASH, parse_line, read_history

@@ -162,9 +162,9 @@ def refusal(state: RolloutState, event: Event) -> str:
     names the phase and the event."""
     phase = phase_of(state)
     move = f"(no {event.value!r} move from phase {phase.value})"
-    if event is Event.VETO:
+    if event is Event.VETO and state.advance_pending_to is None:
         return "there is no pending advance to veto"
-    if event is Event.CLEAR_KILL:
+    if event is Event.CLEAR_KILL and not state.kill_switch_tripped:
         return "the kill switch is not tripped"
     if event is Event.PROMOTE and phase is Phase.KILLED:
         return (
