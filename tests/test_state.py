@@ -275,7 +275,7 @@ def test_a_v2_file_with_missing_fields_takes_the_defaults() -> None:
 def test_an_unreadable_state_file_is_corrupt_and_named(tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     path.mkdir()  # exists, but reading it fails
-    with pytest.raises(CorruptStateError, match="state.json: cannot read the state file"):
+    with pytest.raises(CorruptStateError, match=r"state\.json: cannot read the state file"):
         RolloutState.load(path)
 
 

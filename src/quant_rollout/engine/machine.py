@@ -10,43 +10,7 @@ single-module layout keeps importing; new code imports from :mod:`quant_rollout.
 from __future__ import annotations
 
 from ..evidence import gate_tracker_key
-from .judging import days_since_stage_entry, gate_progress, judge_gate
-from .model import (
-    Epoch,
-    OperatorResult,
-    RolloutAction,
-    RolloutConfig,
-    RolloutDecision,
-    Stage,
-    Step,
-    Transition,
-    gate_proof_of,
-)
-from .tick import decide
-from .transitions import OPERATOR_VERBS, TICK_EVENTS, TRANSITIONS, Event, Phase, Verb, phase_of
-from .verbs import operate
+from . import *  # noqa: F403  (every public name of quant_rollout.engine)
+from . import __all__ as _engine_names
 
-__all__ = [
-    "OPERATOR_VERBS",
-    "TICK_EVENTS",
-    "TRANSITIONS",
-    "Epoch",
-    "Event",
-    "OperatorResult",
-    "Phase",
-    "RolloutAction",
-    "RolloutConfig",
-    "RolloutDecision",
-    "Stage",
-    "Step",
-    "Transition",
-    "Verb",
-    "days_since_stage_entry",
-    "decide",
-    "gate_progress",
-    "gate_proof_of",
-    "gate_tracker_key",
-    "judge_gate",
-    "operate",
-    "phase_of",
-]
+__all__ = [*_engine_names, "gate_tracker_key"]
