@@ -229,12 +229,19 @@ def violations(
     return problems
 
 
+_STDLIB_ELSEWHERE = frozenset(
+    {"msvcrt", "winreg", "_winapi", "fcntl", "termios", "pwd", "grp", "tomllib"}
+)
+"""Standard modules of one platform or of a newer Python (imported behind a check),
+which find_spec cannot see here."""
+
+
 def _stdlib(name: str) -> bool:
+    if name in _STDLIB_ELSEWHERE or name in sys.builtin_module_names:
+        return True
     names = getattr(sys, "stdlib_module_names", None)
     if names is not None:
         return name in names
-    if name in sys.builtin_module_names:  # pragma: no cover - Python 3.9
-        return True
     spec = importlib.util.find_spec(name)  # pragma: no cover - Python 3.9
     origin = "" if spec is None or spec.origin is None else spec.origin
     return origin in ("built-in", "frozen") or origin.startswith(sysconfig.get_paths()["stdlib"])
