@@ -30,7 +30,6 @@ from quant_rollout.stats import (
     EVBettingTest,
     EvCusum,
     EvCusumThreshold,
-    WinRateTest,
     bernoulli_cusum_scores,
     betainc,
     betaincc,
@@ -334,7 +333,7 @@ def _stirling_free_all_wins(n: int, bar: float, prior: BetaPrior) -> float:
         (lambda: BetaPrior.above(1.0), "below 1"),
         (lambda: BetaPrior.below(0.0), "above 0"),
         (lambda: BetaPrior.above(0.5, effect=0.0), "effect"),
-        (lambda: WinRateTest(0.5, confidence=1.0), "strictly between"),
+        (lambda: win_rate_upper_bound(1, 4, confidence=1.0), "strictly between"),
     ],
 )
 def test_win_rate_bad_arguments_raise_config_error(call: object, message: str) -> None:
@@ -514,35 +513,6 @@ def test_exact_false_advance_within_2000_trades_is_below_alpha() -> None:
     below = win_rate_rejection_cdf(0.55, 0.50, 2000)[-1]
     assert 0.03 < at_bar <= 0.05  # Ville's bound, nearly attained at the bar
     assert below < 0.005
-
-
-def test_win_rate_test_follows_the_functions_and_latches() -> None:
-    test = WinRateTest(0.55)
-    sequence = [True] * 30 + [False] * 40
-    crossed_at = None
-    for i, win in enumerate(sequence, start=1):
-        test.update(win)
-        wins = sum(sequence[:i])
-        assert test.e_value == pytest.approx(win_rate_e_value(wins, i, 0.55), rel=1e-12)
-        assert test.upper_e_value == pytest.approx(win_rate_upper_e_value(wins, i, 0.55), rel=1e-12)
-        if crossed_at is None and test.e_value >= 20:
-            crossed_at = i
-    assert crossed_at is not None
-    assert test.e_value < 20  # the losses took the evidence away again ...
-    assert test.rejected  # ... but a crossing is a crossing
-    assert (test.wins, test.n) == (30, 70)
-    with pytest.raises(InvalidTradeError, match="True or False"):
-        test.update(2)  # type: ignore[arg-type]
-    assert test.n == 70
-
-
-def test_win_rate_test_detects_a_losing_strategy() -> None:
-    test = WinRateTest(0.55)
-    rng = random.Random(5)
-    for _ in range(600):
-        test.update(rng.random() < 0.35)
-    assert test.upper_rejected
-    assert not test.rejected
 
 
 # ---------------------------------------------------------------------------------------

@@ -17,11 +17,11 @@ import pytest
 from quant_rollout.stats import (
     BernoulliCusum,
     EVBettingTest,
-    WinRateTest,
     cusum_alarm_probability,
     cusum_arl,
     cusum_threshold,
     ev_cusum_threshold,
+    win_rate_log_e_value,
     win_rate_rejection_boundary,
     win_rate_rejection_cdf,
 )
@@ -77,18 +77,18 @@ def test_win_rate_test_advances_a_65_percent_strategy_in_a_median_of_at_most_130
     assert abs(median - next(n for n, c in enumerate(exact) if c >= 0.5)) <= 6
 
 
-def test_the_incremental_win_rate_test_rejects_exactly_on_the_boundary() -> None:
-    # WinRateTest (what runs) and the boundary table (what the simulations use) agree.
+def test_the_e_value_rejects_exactly_on_the_boundary() -> None:
+    # The e-value (what a gate computes) and the boundary table (what the simulations
+    # and the planner use) agree at every trade of every path.
     boundary = win_rate_rejection_boundary(0.55, 400)
+    threshold = -math.log1p(-0.95)
     rng = random.Random(4)
     for _ in range(60):
-        test = WinRateTest(0.55)
+        wins = 0
         for n in range(1, 401):
-            test.update(rng.random() < 0.62)
-            assert test.rejected == (test.wins >= boundary[n] or test.rejected)
-            if test.rejected:
-                assert test.wins >= boundary[n]
-                break
+            wins += rng.random() < 0.62
+            rejects = win_rate_log_e_value(wins, n, 0.55) >= threshold
+            assert rejects == (wins >= boundary[n])
 
 
 # ---------------------------------------------------------------------------------------
