@@ -287,6 +287,17 @@ class Rollout:
         # The state as written: linked to the history event it now follows.
         return replace(result, state=committed)
 
+    def preview(self, verb: str, *, to_stage: Optional[int] = None) -> OperatorResult:
+        """What :meth:`operate` would do now, without the lock and writing nothing.
+
+        For a confirmation question ("promote 1 → 2?"): a tick landing before the verb
+        runs can change the answer. Raises OperatorRefusedError as :meth:`operate`
+        would, so a wrong verb is refused before anyone is asked.
+        """
+        state, _last = self.store.read()
+        self.config.check_state(state, self.store.source)
+        return operate(self.config, state, verb, read_clock(self.clock), to_stage=to_stage)
+
     def veto_pending_advance(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
         """Cancel the pending advance. Its evidence does not count again: the stage's
         evidence restarts now, so the gate must be met afresh (0.1 re-opened the same
