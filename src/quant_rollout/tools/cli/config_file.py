@@ -1,0 +1,109 @@
+"""``quant-rollout validate`` and ``init``: check a configuration file, or write the example."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+from typing import List
+
+from ...errors import ConfigFileError
+from ..config import EXAMPLE_CONFIG, LoadedConfig, format_duration, load_config
+from .common import (
+    DEFAULT_CONFIG,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_REFUSED,
+    PROG,
+    _CommandError,
+    _field,
+    _one_line,
+    _out,
+    _width,
+)
+from .describe import (
+    _gate_text,
+    _kill_text,
+    _params_text,
+)
+from .source import (
+    _import_factory,
+    _Source,
+    _source,
+)
+
+__all__: list[str] = []
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    source = _Source("config", args.file) if args.file is not None else _source(args)
+    if source.kind == "rollout":
+        rollout = _import_factory(source.value)
+        config = LoadedConfig(
+            rollout.config.stages,
+            rollout.config.kill_switch,
+            rollout.config.veto_window_seconds,
+            rollout.state_path,
+        )
+    else:
+        try:
+            config = load_config(source.value)
+        except ConfigFileError as exc:
+            for problem in exc.errors:
+                sys.stderr.write(_one_line(str(problem)) + "\n")
+            n = len(exc.errors)
+            sys.stderr.write(f"{source.value}: {n} problem{'s' if n > 1 else ''}; nothing loaded\n")
+            return EXIT_ERROR
+    for line in _config_lines(source, config):
+        _out(line)
+    return EXIT_OK
+
+
+def _config_lines(source: _Source, config: LoadedConfig) -> List[str]:
+    w = _width()
+    lines = [f"{source.label}: OK, {len(config.stages)} stages"]
+    state = (
+        "(none: give one to run it live)" if config.state_path is None else str(config.state_path)
+    )
+    lines += _field("state", state, w)
+    veto = config.veto_window_seconds
+    lines += _field(
+        "veto", "none: advances land at once" if veto == 0 else format_duration(veto), w
+    )
+    for i, text in enumerate(_kill_text(config.kill_switch)):
+        lines += _field("kill" if i == 0 else "", text, w)
+    num_w = max(3, max(len(str(s.num)) for s in config.stages))
+    name_w = max(4, min(16, max(len(s.name) for s in config.stages)))
+    lead = num_w + 2 + name_w + 2
+    lines.append(f"{'#':>{num_w}}  {'name':<{name_w}}  gate to enter (judged on the stage before)")
+    for i, s in enumerate(config.stages):
+        gate = "start: where the rollout begins" if i == 0 else _gate_text(s.gate)
+        body = textwrap.wrap(gate, max(20, w - lead), break_on_hyphens=False) or [""]
+        lines.append(f"{s.num:>{num_w}}  {s.name:<{name_w}}  {body[0]}")
+        lines += [" " * lead + b for b in body[1:]]
+        lines += textwrap.wrap(
+            _params_text(s.params),
+            max(lead + 28, w),
+            initial_indent=" " * lead + "params: ",
+            subsequent_indent=" " * (lead + 8),
+            break_on_hyphens=False,
+        )
+    return lines
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if path.suffix.lower() == ".json":
+        raise _CommandError(
+            "init writes a commented TOML file; name it .toml (JSON has no comments)"
+        )
+    if path.is_dir():
+        raise _CommandError(f"{path} is a folder; give a file name such as {path / DEFAULT_CONFIG}")
+    if path.exists() and not args.force:
+        raise _CommandError(f"{path} exists; pass --force to overwrite it", EXIT_REFUSED)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(EXAMPLE_CONFIG, encoding="utf-8")
+    _out(f"wrote {path}: edit its stages and kill switch, then run")
+    _out(f"  {PROG} validate {path}")
+    return EXIT_OK

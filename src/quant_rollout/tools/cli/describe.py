@@ -1,0 +1,132 @@
+"""Text and JSON for stages, gates, kill switches and history records, shared by
+several commands."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ...engine.machine import Stage
+from ...gates import Gate
+from ...kill import KillSwitch, criterion_name
+from ...metrics import Metrics
+from ...rollout import Rollout
+from ...storage.history import HistoryRecord, HistoryVerification
+from .common import (
+    _arrow,
+    _iso,
+    _out,
+)
+
+__all__: list[str] = []
+
+
+def _num(value: float, name: str = "") -> str:
+    if name == "n" or (isinstance(value, int) and not isinstance(value, bool)):
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+def _criteria(gate: Gate) -> List[Tuple[str, float]]:
+    """(criterion, required) for every criterion the gate sets, in the order it checks."""
+    return [(c.name, c.required) for c in gate.progress(Metrics.empty(), days_since_prev=0.0)]
+
+
+def _gate_text(gate: Optional[Gate]) -> str:
+    if gate is None:
+        return "none: reached only by promote"
+    if gate.confidence is None:
+        return ", ".join(f"{name}>={_num(req, name)}" for name, req in _criteria(gate))
+    # A confidence gate shows the true value above the bar, hence ">".
+    tested = ("win_rate", "ev_per_dollar")
+    text = ", ".join(
+        f"{name}{'>' if name in tested else '>='}{_num(req, name)}" for name, req in _criteria(gate)
+    )
+    text += f" at {gate.confidence * 100:g}% confidence"
+    if gate.revert_if_cannot_pass:
+        text += "; reverts to stage 0 if it cannot pass"
+    return text
+
+
+def _kill_text(kill: KillSwitch) -> List[str]:
+    """0.1's checks on the first line, then one line per criterion."""
+    checks = [
+        f"{name}_lookback={getattr(kill, name + '_lookback')!r} "
+        f"{name}_threshold={getattr(kill, name + '_threshold')!r}"
+        for name in ("wr", "ev")
+        if getattr(kill, name + "_threshold") is not None
+    ]
+    seed = " ".join(checks) if checks else "lookback checks off (wr_threshold, ev_threshold: none)"
+    return [seed, *(_criterion_text(c) for c in kill.criteria)]
+
+
+def _criterion_text(criterion: Any) -> str:
+    """``win_rate_cusum unacceptable=0.45 horizon=2000``: the fields set, or the repr."""
+    if not dataclasses.is_dataclass(criterion):
+        return repr(criterion)
+    fields = [
+        f"{f.name}={getattr(criterion, f.name)!r}"
+        for f in dataclasses.fields(criterion)
+        if f.default is dataclasses.MISSING or getattr(criterion, f.name) != f.default
+    ]
+    return " ".join([criterion_name(criterion), *fields])
+
+
+def _params_text(params: Mapping[str, Any]) -> str:
+    if not params:
+        return "(none)"
+    return ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in params.items())
+
+
+def _stage_label(rollout: Rollout, num: Optional[int]) -> str:
+    if num is None:
+        return "-"
+    try:
+        return rollout.config.stage(num).label
+    except KeyError:
+        return str(num)
+
+
+def _move(rollout: Rollout, from_stage: int, to_stage: int) -> str:
+    """``1 (canary) → 2 (full)``."""
+    return f"{_stage_label(rollout, from_stage)} {_arrow()} {_stage_label(rollout, to_stage)}"
+
+
+def _reason(rollout: Rollout, record: HistoryRecord) -> str:
+    """The recorded reason; a ``veto_open`` also says where and when it would land."""
+    if record.event != "veto_open":
+        return record.reason
+    pending = record.state.get("advance_pending_to")
+    deadline = record.state.get("advance_veto_deadline_unix")
+    if not isinstance(pending, int) or not isinstance(deadline, (int, float)):
+        return record.reason
+    at = _iso(round(deadline * 1e6))
+    return f"{record.reason} ({_arrow()} stage {_stage_label(rollout, pending)} at {at})"
+
+
+def _stage_json(stage: Optional[Stage]) -> Optional[Dict[str, Any]]:
+    if stage is None:
+        return None
+    return {
+        "num": stage.num,
+        "name": stage.name,
+        "params": dict(stage.params),
+        "gate": None if stage.gate is None else dataclasses.asdict(stage.gate),
+    }
+
+
+def _record_json(record: HistoryRecord, full: bool) -> Dict[str, Any]:
+    data = dataclasses.asdict(record)
+    if not full:
+        for key in ("metrics", "state", "prev_hash", "line_hash"):
+            data.pop(key)
+    return data
+
+
+def _verification_json(v: HistoryVerification) -> Dict[str, Any]:
+    return dataclasses.asdict(v)
+
+
+def _dump(data: object) -> None:
+    _out(json.dumps(data, indent=2, default=str, allow_nan=True))

@@ -1,0 +1,269 @@
+"""The argument parser: every command, its flags and its help."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from typing import Any, Dict, Sequence, Tuple
+
+from ..._version import __version__
+from .common import (
+    CONFIG_ENV,
+    DEFAULT_CONFIG,
+    PROG,
+    _width,
+)
+from .config_file import (
+    _cmd_init,
+    _cmd_validate,
+)
+from .history import (
+    _cmd_history,
+)
+from .plan import (
+    _cmd_plan,
+)
+from .replay import (
+    _cmd_replay,
+)
+from .status import (
+    _cmd_status,
+)
+from .verbs import (
+    _cmd_verb,
+)
+
+__all__: list[str] = []
+
+
+class _Formatter(argparse.HelpFormatter):
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=26, width=min(_width(), 80))
+
+
+class _TopFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
+    """Keeps the epilog's examples as written."""
+
+
+def _parents() -> Dict[str, argparse.ArgumentParser]:
+    def parser() -> argparse.ArgumentParser:
+        return argparse.ArgumentParser(add_help=False)
+
+    rollout = parser()
+    g = rollout.add_argument_group("which rollout")
+    g.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help=f"the rollout's TOML/JSON file (default: ${CONFIG_ENV}, else ./{DEFAULT_CONFIG})",
+    )
+    g.add_argument(
+        "--rollout",
+        metavar="MOD:FUNC",
+        default=argparse.SUPPRESS,
+        help="the bot's factory returning a Rollout, e.g. mybot.rollout:build",
+    )
+    debug = parser()
+    debug.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an error",
+    )
+    verb = parser()
+    verb.add_argument("--note", default="", metavar="TEXT", help="why, recorded in the history")
+    verb.add_argument("--actor", metavar="NAME", help="who is acting (default: $USER@hostname)")
+    confirm = parser()
+    confirm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    trades = parser()
+    t = trades.add_argument_group("reading trades")
+    t.add_argument(
+        "--format",
+        default="auto",
+        metavar="F",
+        help="auto (by extension), csv, jsonl, freqtrade or freqtrade-sqlite",
+    )
+    t.add_argument("--pnl", metavar="COL", help="the profit/loss column")
+    t.add_argument("--size", metavar="COL", help="the size (capital at risk) column")
+    t.add_argument("--time", metavar="COL", help="the opening-time column")
+    t.add_argument("--skip-bad", action="store_true", help="skip and count unreadable rows")
+    return {"rollout": rollout, "debug": debug, "verb": verb, "confirm": confirm, "trades": trades}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _parents()
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        formatter_class=_TopFormatter,
+        description="See and steer a staged rollout of a trading bot's parameters.",
+        epilog=textwrap.dedent(
+            f"""\
+            exit codes: 0 done, 1 refused or nothing to do, 2 bad usage/config/state
+
+            start here:
+              {PROG} init                      write an example rollout.toml
+              {PROG} validate rollout.toml     check it
+              {PROG} status                    where the rollout stands
+              {PROG} veto --note "too early"   stop a pending advance
+            """
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config", metavar="FILE", help="the rollout's TOML/JSON file (also after COMMAND)"
+    )
+    parser.add_argument(
+        "--rollout", metavar="MOD:FUNC", help="the bot's Rollout factory (also after COMMAND)"
+    )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    sub.required = True
+
+    def add(name: str, help_: str, parents: Sequence[str], description: str = "") -> Any:
+        return sub.add_parser(
+            name,
+            help=help_,
+            description=description or help_,
+            parents=[p[k] for k in parents],
+            formatter_class=_Formatter,
+        )
+
+    st = add(
+        "status",
+        "where the rollout stands (stage, veto window, kill switch, gate progress)",
+        ["rollout", "debug", "trades"],
+        "Where the rollout stands: stage and params, phase, kill switch, pending advance "
+        "and the time left to veto it, pause, evidence start, last event. With --trades, "
+        "the progress toward the next gate, criterion by criterion.",
+    )
+    st.add_argument("--trades", metavar="FILE", help="a trade history: show gate progress")
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(run=_cmd_status)
+
+    verbs: Sequence[Tuple[str, str, str, bool]] = (
+        ("veto", "veto", "cancel the pending advance (its evidence will not count again)", False),
+        ("promote", "promote", "advance now, skipping the gate and the veto window", True),
+        ("pause", "pause", "stop automatic advances (the kill switch keeps running)", False),
+        ("resume", "resume", "allow automatic advances again", False),
+        ("clear-kill", "clear_kill", "unlatch a tripped kill switch (evidence restarts)", False),
+        ("reset", "reset", "back to stage 0: clears kill, pending advance and pause", True),
+    )
+    for name, verb, help_, confirm in verbs:
+        parents = ["rollout", "debug", "verb"] + (["confirm"] if confirm else [])
+        cmd = add(name, help_, parents, help_[0].upper() + help_[1:] + ". Recorded in the history.")
+        if verb == "promote":
+            cmd.add_argument(
+                "--to", type=int, metavar="N", help="the stage to promote to (default: the next)"
+            )
+        cmd.set_defaults(run=_cmd_verb, verb=verb)
+
+    hi = add(
+        "history",
+        "the recorded transitions, oldest first",
+        ["rollout", "debug"],
+        "The recorded transitions, oldest first: number, time, event, stage move, reason, "
+        "note and who. --verify checks the hash chain instead (exit 1 when broken).",
+    )
+    hi.add_argument(
+        "--since", metavar="TIME", help="only events at or after TIME (ISO, or 2h/7d ago)"
+    )
+    hi.add_argument(
+        "--verify", action="store_true", help="check the hash chain; name the first bad line"
+    )
+    hi.add_argument("--json", action="store_true", help="machine-readable output")
+    hi.set_defaults(run=_cmd_history)
+
+    re_ = add(
+        "replay",
+        "what a configuration would have done on a trade history",
+        ["rollout", "debug", "trades"],
+        "Feed a trade history through the rollout engine, in memory (the live state file "
+        "is never touched), ticking in trade-time order, and print the timeline of "
+        "transitions and a summary per stage.",
+    )
+    re_.add_argument("trades_file", metavar="TRADES", help="the trade history file")
+    re_.add_argument(
+        "--tick-every",
+        default="60s",
+        metavar="DUR",
+        help="the tick cadence in trade time (default 60s)",
+    )
+    re_.add_argument(
+        "--visible-at",
+        choices=("open", "close"),
+        default="open",
+        help="see each trade at its opening time (default) or its closing time",
+    )
+    re_.add_argument("--plot", metavar="PNG", help="draw the equity curve (needs the plot extra)")
+    re_.add_argument("--json", action="store_true", help="machine-readable output")
+    re_.set_defaults(run=_cmd_replay)
+
+    pl = add(
+        "plan",
+        "pre-flight: the chance and the trades to advance and to kill, per true win rate",
+        ["rollout", "debug", "trades"],
+        "Pre-flight a configuration: for a range of true win rates (and, with --trades, "
+        "of EV levels by bootstrap of those trades), the chance that each gate passes "
+        "within the horizon (a false advance at or below its bar) and the median and "
+        "90th-percentile trades (and days, with --trades-per-day) it takes; the chance "
+        "that the kill switch fires (a false kill for a good strategy) and how soon. "
+        "Exact where the rule allows, Monte Carlo otherwise (with its standard error).",
+    )
+    pl.add_argument(
+        "file", nargs="?", metavar="FILE", help="the configuration (default: as --config)"
+    )
+    pl.add_argument(
+        "--horizon", type=int, default=2000, metavar="N", help="trades of each stage (default 2000)"
+    )
+    pl.add_argument(
+        "--win-rates", metavar="LIST", help="true win rates, default 0.45,0.5,0.55,0.6,0.65,0.7"
+    )
+    pl.add_argument(
+        "--trades", metavar="TRADES", help="a trade history: its payoff, and EV rows by bootstrap"
+    )
+    pl.add_argument(
+        "--ev-levels", metavar="LIST", help="true EV/$ levels with --trades (default -0.05..0.1)"
+    )
+    pl.add_argument(
+        "--trades-per-day", type=float, metavar="X", help="the pace: show days, count day gates"
+    )
+    pl.add_argument(
+        "--payoff", metavar="WIN,LOSS", help="per dollar of size (default 1,1, or from --trades)"
+    )
+    pl.add_argument("--stake", type=float, metavar="X", help="size of each trade (default 1)")
+    pl.add_argument(
+        "--drop-to", type=float, metavar="WR", help="also plan detection of a drop to this win rate"
+    )
+    pl.add_argument(
+        "--paths", type=int, default=2000, metavar="N", help="Monte Carlo runs per row (2000)"
+    )
+    pl.add_argument("--seed", type=int, default=0, metavar="S", help="Monte Carlo seed (0)")
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
+    pl.set_defaults(run=_cmd_plan)
+
+    va = add(
+        "validate",
+        "check a configuration file and print its stage table",
+        ["rollout", "debug"],
+        "Check a configuration file and print its stages, gates and kill switch, or every "
+        "problem found (exit 2).",
+    )
+    va.add_argument("file", nargs="?", metavar="FILE", help="the file (default: as for --config)")
+    va.set_defaults(run=_cmd_validate)
+
+    it = add(
+        "init",
+        "write a commented example configuration",
+        ["debug"],
+        "Write a commented example configuration to edit.",
+    )
+    it.add_argument(
+        "path",
+        nargs="?",
+        default=DEFAULT_CONFIG,
+        metavar="PATH",
+        help=f"where to write it (default: {DEFAULT_CONFIG})",
+    )
+    it.add_argument("--force", action="store_true", help="overwrite an existing file")
+    it.set_defaults(run=_cmd_init)
+    return parser

@@ -1,0 +1,109 @@
+"""``quant-rollout replay``: what a configuration would have done on a trade history."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from typing import Callable, Optional
+
+from ..config import LoadedConfig, load_config, parse_duration
+from .common import (
+    EXIT_OK,
+    _CommandError,
+    _one_line,
+    _out,
+)
+from .describe import (
+    _dump,
+)
+from .source import (
+    _import_factory,
+    _read_trades,
+    _source,
+)
+
+__all__: list[str] = []
+
+
+#
+# The replay engine lives in quant_rollout.tools.replay and the plot in quant_rollout.tools.plot
+# (matplotlib, the `plot` extra). Both are imported only here, when the command runs,
+# so every other command works without them.
+
+
+def _replay_config(args: argparse.Namespace) -> LoadedConfig:
+    source = _source(args)
+    if source.kind == "config":
+        return load_config(source.value)
+    rollout = _import_factory(source.value)
+    return LoadedConfig(
+        rollout.config.stages,
+        rollout.config.kill_switch,
+        rollout.config.veto_window_seconds,
+        None,
+    )
+
+
+def _progress_bar() -> Optional[Callable[[int, int], None]]:
+    """A one-line progress bar on stderr, when stderr is a terminal."""
+    stream = sys.stderr
+    if stream is None or not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total if total else width
+        stream.write(f"\rreplaying [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            stream.write("\r" + " " * (width + 30) + "\r")
+        stream.flush()
+
+    return show
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    try:
+        from ..replay import format_summary, format_timeline, replay
+    except ImportError as exc:  # pragma: no cover - replay ships with the package
+        raise _CommandError(f"replay is not available in this installation ({exc})") from exc
+    try:
+        tick_every = parse_duration(args.tick_every)
+    except ValueError as exc:
+        raise _CommandError(f"--tick-every: {exc}") from None
+    if tick_every <= 0:
+        raise _CommandError(f"--tick-every must be more than 0, got {args.tick_every!r}")
+    config = _replay_config(args)
+    history = _read_trades(args.trades_file, args)
+    result = replay(
+        history.trades,
+        config,
+        tick_every=tick_every,
+        progress=None if args.json else _progress_bar(),
+        visible_at=args.visible_at,
+    )
+    plotted = None
+    if args.plot is not None:
+        from ..plot import plot_replay  # matplotlib itself is imported by plot_replay
+
+        try:
+            plotted = plot_replay(result, args.plot)
+        except ImportError as exc:
+            raise _CommandError(_one_line(str(exc))) from exc
+    if args.json:
+        data = result.to_dict()
+        data["skipped_rows"] = [dataclasses.asdict(s) for s in history.skipped]
+        data["plot"] = None if plotted is None else str(plotted)
+        _dump(data)
+        return EXIT_OK
+    _out(format_timeline(result))
+    _out()
+    _out(format_summary(result))
+    if history.skipped:
+        _out(
+            f"{len(history.skipped)} bad rows skipped (--skip-bad); first: "
+            f"{history.skipped[0].reason}"
+        )
+    if plotted is not None:
+        _out(f"plot written to {plotted}")
+    return EXIT_OK
