@@ -8,6 +8,9 @@ history. See the README for usage.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
 from .clock import ManualClock
 from .engine.machine import RolloutAction, RolloutDecision, Stage
@@ -35,7 +38,6 @@ from .kill import (
     WinRateCusum,
 )
 from .metrics import Metrics, compute_metrics
-from .planning import Payoff, PlanReport, format_plan, plan
 from .rollout import Rollout, RolloutStatus
 from .trades import TradeOutcome
 
@@ -76,3 +78,29 @@ __all__ = [
     "format_plan",
     "plan",
 ]
+
+if TYPE_CHECKING:  # mypy and editors see the planner's names as if imported above
+    from .planning import Payoff, PlanReport, format_plan, plan
+
+# The planner is imported on first use: most programs tick and never plan, and
+# `import quant_rollout` should cost only the engine (benchmarks/README.md).
+_LAZY = {
+    "Payoff": ".planning",
+    "PlanReport": ".planning",
+    "format_plan": ".planning",
+    "plan": ".planning",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the planner's names on first access (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
