@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Dict, List
 
 import pytest
@@ -26,6 +27,8 @@ from quant_rollout.tools import config as config_module
 from quant_rollout.tools.config import (
     EXAMPLE_CONFIG,
     LoadedConfig,
+    as_loaded_config,
+    as_rollout_config,
     format_duration,
     load_config,
     parse_duration,
@@ -287,6 +290,32 @@ def test_format_duration_examples() -> None:
     assert format_duration(5400) == "1h30m"
     assert format_duration(0) == "0s"
     assert format_duration(2.5) == "2.5s"
+    assert format_duration(3900) == "1h05m"  # the one format: later units as two digits
+    assert format_duration(86405) == "1d05s"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (59.9, "59s"),  # cut, not rounded: a time left is never overstated
+        (240, "4m00s"),
+        (11_100, "3h05m"),
+        (11_159, "3h05m"),
+        (86_400 * 14, "14d00h"),
+        (302_405, "3d12h"),
+    ],
+)
+def test_format_duration_two_units(seconds: float, text: str) -> None:
+    assert format_duration(seconds, units=2) == text
+    assert parse_duration(text) <= seconds < parse_duration(text) + 86_400
+
+
+@given(st.integers(min_value=0, max_value=10**9))
+def test_two_unit_durations_read_back_to_at_most_the_value(seconds: int) -> None:
+    text = format_duration(seconds, units=2)
+    assert parse_duration(text) <= seconds
+    assert format_duration(parse_duration(text), units=2) == text
 
 
 # ----------------------------------------------------------------------------- errors
@@ -518,3 +547,32 @@ def test_loaded_config_is_frozen(tmp_path: Path) -> None:
     assert isinstance(loaded, LoadedConfig)
     with pytest.raises(dataclasses.FrozenInstanceError):
         loaded.veto_window_seconds = 0  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------------- any config
+
+
+def test_as_loaded_config_accepts_every_way_of_naming_a_rollout(tmp_path: Path) -> None:
+    path = write(tmp_path, "r.toml", TOML)
+    loaded = load_config(path)
+    rollout = Rollout.from_config(path)
+    duck = SimpleNamespace(
+        stages=loaded.stages, kill_switch=loaded.kill_switch, veto_window_seconds=60.0
+    )
+    assert as_loaded_config(loaded) is loaded
+    for named in (path, str(path)):
+        assert as_loaded_config(named) == loaded
+    from_rollout = as_loaded_config(rollout)
+    assert from_rollout.state_path == rollout.state_path == loaded.state_path
+    assert from_rollout.source is None
+    assert as_loaded_config(rollout.config).state_path is None
+    assert as_rollout_config(duck).veto_window_seconds == 60.0
+    for named in (path, loaded, rollout, rollout.config):
+        assert as_rollout_config(named) == loaded.rollout_config
+
+
+def test_as_loaded_config_names_what_is_missing() -> None:
+    with pytest.raises(ConfigError, match=r"replay needs .*; SimpleNamespace has no 'kill_switch'"):
+        as_loaded_config(SimpleNamespace(stages=(), veto_window_seconds=0), needed_by="replay")
+    with pytest.raises(ConfigFileError, match="no such file"):
+        as_loaded_config("no/such/rollout.toml")

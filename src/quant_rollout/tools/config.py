@@ -84,6 +84,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import importlib.resources
 import json
 import os
 import re
@@ -94,11 +95,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
+from .._durations import format_duration, parse_duration
 from ..engine.machine import RolloutConfig, Stage
 from ..errors import ConfigError, ConfigFileError
 from ..kill import BUILTIN_CRITERIA, KillSwitch
 
-__all__ = ["EXAMPLE_CONFIG", "LoadedConfig", "format_duration", "load_config", "parse_duration"]
+__all__ = [
+    "EXAMPLE_CONFIG",
+    "LoadedConfig",
+    "as_loaded_config",
+    "as_rollout_config",
+    "format_duration",
+    "load_config",
+    "parse_duration",
+]
 
 
 @dataclass(frozen=True)
@@ -130,61 +140,60 @@ class LoadedConfig:
         return self.rollout_config.stage(num)
 
 
-# ----------------------------------------------------------------------------- durations
+# ----------------------------------------------------------------------------- any config
 
-_DURATION_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_CONFIG_FIELDS = ("stages", "kill_switch", "veto_window_seconds")
 
 
-def parse_duration(value: object) -> float:
-    """Return a duration in seconds: a number is seconds; text may carry units.
+def as_loaded_config(config: object, *, needed_by: str = "this") -> LoadedConfig:
+    """Whatever names a rollout configuration, as a :class:`LoadedConfig`.
 
-    >>> parse_duration("30m"), parse_duration("1h30m"), parse_duration(90)
-    (1800.0, 5400.0, 90.0)
+    The one place the tools accept "a config": ``replay``, the CLI and the plan all
+    come through here. Accepts the path of a configuration file (read with
+    :func:`load_config`), a ``LoadedConfig`` (returned as it is), a
+    :class:`~quant_rollout.engine.machine.RolloutConfig`, a
+    :class:`~quant_rollout.Rollout` (its configuration and state file), or any object
+    with ``stages``, ``kill_switch`` and ``veto_window_seconds``.
 
-    Units are ``s``, ``m``, ``h`` and ``d``; text without a unit is seconds.
+    Args:
+        needed_by: who asks, for the error message (``"replay"``).
 
     Raises:
-        ValueError: not a finite, non-negative duration (the message quotes it).
+        ConfigFileError: the file cannot be used.
+        ConfigError: ``config`` is none of these, or describes an invalid rollout.
     """
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like '30m' or seconds, got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        pos, seconds, parts = 0, 0.0, 0
-        while pos < len(text):
-            m = _DURATION_PART.match(text, pos)
-            unit = m.group(2).lower() if m else ""
-            if m is None or m.end() == pos or (unit and unit not in _UNIT_SECONDS):
-                raise ValueError(
-                    f"expected a duration like '90s', '30m', '1.5h', '1h30m' or '2d', got {value!r}"
-                )
-            if not unit and (parts or m.end() < len(text)):
-                raise ValueError(f"every part of {value!r} needs a unit (s, m, h or d)")
-            seconds += float(m.group(1)) * _UNIT_SECONDS.get(unit, 1.0)
-            pos, parts = m.end(), parts + 1
-        if parts == 0:
-            raise ValueError(f"expected a duration like '30m' or seconds, got {value!r}")
-    else:
-        raise ValueError(f"expected a duration like '30m' or seconds, got {value!r}")
-    if not (seconds >= 0 and seconds != float("inf")):
-        raise ValueError(f"a duration must be finite and >= 0, got {value!r}")
-    return seconds
+    if isinstance(config, LoadedConfig):
+        return config
+    if isinstance(config, (str, os.PathLike)):
+        return load_config(config)
+    # A Rollout, duck-typed: the shell sits below the tools but imports this module.
+    inner = getattr(config, "config", None)
+    if isinstance(inner, RolloutConfig):
+        state_path = getattr(config, "state_path", None)
+        return _loaded(inner, state_path if isinstance(state_path, Path) else None)
+    if isinstance(config, RolloutConfig):
+        return _loaded(config, None)
+    missing = [name for name in _CONFIG_FIELDS if not hasattr(config, name)]
+    if missing:
+        raise ConfigError(
+            f"{needed_by} needs a configuration with stages, kill_switch and "
+            "veto_window_seconds (a configuration file, a RolloutConfig, a loaded config "
+            f"file or a Rollout); {type(config).__name__} has no "
+            f"{', '.join(map(repr, missing))}"
+        )
+    like: Any = config
+    return _loaded(RolloutConfig(tuple(like.stages), like.kill_switch, like.veto_window_seconds))
 
 
-def format_duration(seconds: float) -> str:
-    """Seconds as the shortest text :func:`parse_duration` reads back: ``"30m"``, ``"1h30m"``."""
-    whole = round(seconds)
-    if whole != seconds or whole == 0:
-        return f"{seconds:g}s"
-    out = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if whole >= size:
-            out.append(f"{whole // size}{unit}")
-            whole %= size
-    return "".join(out)
+def as_rollout_config(config: object, *, needed_by: str = "this") -> RolloutConfig:
+    """:func:`as_loaded_config`, as the state machine's :class:`RolloutConfig`."""
+    return as_loaded_config(config, needed_by=needed_by).rollout_config
+
+
+def _loaded(config: RolloutConfig, state_path: Optional[Path] = None) -> LoadedConfig:
+    return LoadedConfig(
+        tuple(config.stages), config.kill_switch, config.veto_window_seconds, state_path
+    )
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -564,106 +573,10 @@ def load_config(path: Union[str, os.PathLike[str]]) -> LoadedConfig:
 
 # ----------------------------------------------------------------------------- example
 
-EXAMPLE_CONFIG = """\
-# quant-rollout configuration: a rollout the bot ticks and the CLI operates.
-#
-#   bot:   rollout = Rollout.from_config("rollout.toml")
-#   shell: quant-rollout --config rollout.toml status
-#
-# Check it with `quant-rollout validate rollout.toml`. Every key below is
-# checked when the file is loaded; a misspelt key is an error, not ignored.
-
-# The state file (JSON, `cat` it any time). Relative paths are relative to
-# this file's folder; "~" is your home, e.g. "~/.bot/rollout_state.json".
-# The history log (rollout_state.history.jsonl) and a .lock file go beside it.
-state_path = "rollout_state.json"
-
-# How long you have to veto an automatic advance before it lands: seconds
-# as a number, or "90s", "30m", "1.5h", "1h30m", "2d". 0 = advance at once.
-veto_window = "30m"
-
-# The kill switch watches the current stage's live trades and reverts to
-# stage 0 the moment any of its checks fires. It latches until
-# `quant-rollout clear-kill`.
-#
-# quant-rollout 0.1's checks ("the win rate of the last `wr_lookback` trades
-# is below `wr_threshold`", the same for EV per dollar) are off here: judged
-# every minute, a 30-trade window kills a genuinely good strategy sooner or
-# later. Set the two thresholds to numbers to turn them back on.
-[kill_switch]
-wr_threshold = "none"
-ev_threshold = "none"
-
-# Has the win rate fallen to 45%? This weighs every win and loss since the
-# stage began (a CUSUM, Page 1954) and fires once the recent run looks more
-# like 45% than like the expected level: by default what the stage proved at
-# its gate (add `expected = 0.62` to say it yourself). Its threshold is solved
-# exactly so that a strategy holding its expected level has at most a 2.5%
-# chance of being killed by bad luck within 2,000 trades.
-[[kill_switch.criteria]]
-kind = "win_rate_cusum"
-unacceptable = 0.45
-false_kill_prob = 0.025
-horizon = 2000
-
-# The same for EV per dollar (pnl / size): has the stage stopped making
-# money? Its threshold comes from resampling the stage's first 50 trades, so
-# it fits your own spread of wins and losses. With the check above, at most
-# about a 5% chance of a false kill within 2,000 trades.
-[[kill_switch.criteria]]
-kind = "ev_per_dollar_cusum"
-unacceptable = 0.0
-false_kill_prob = 0.025
-horizon = 2000
-
-# A hard stop in money: the stage's equity (its summed pnl, account
-# currency) falls 25 below its high point. Or `fraction = 0.1` of peak equity
-# with `capital = 1000`. Other limits: kind = "max_consecutive_losses" with
-# `losses = 8`, kind = "max_daily_loss" with `loss = 50` (per UTC day).
-[[kill_switch.criteria]]
-kind = "max_drawdown"
-loss = 25.0
-
-# Stages, from the baseline (stage 0, where a kill reverts to) up. `params`
-# is what your bot runs at that stage; the library hands it back in every
-# decision and never reads it, so put whatever your bot understands there.
-[[stages]]
-num = 0
-name = "baseline"
-params = { max_entry_price = 0.30 }
-
-# A stage's `gate` is judged on the trades of the stage before it. Every
-# criterion is optional:
-#   min_n                at least this many trades
-#   min_win_rate         win rate above this (0-1; 0.60 = 60%)
-#   min_ev_per_dollar    total pnl / total size above this (0.03 = 3 cents
-#                        per dollar). Defaults to 0: a losing stage never
-#                        advances. "none" drops the floor.
-#   min_total_pnl        total pnl at least this, in account currency
-#   min_days_after_prev  at least this many days on the stage before
-#   confidence           0.95: the win rate and EV must be shown above their
-#                        bars with 95% confidence. A stage that is truly no
-#                        better than the bar then advances with at most a 5%
-#                        chance, however long it runs and however often the
-#                        bot ticks. Leave it out for plain thresholds on the
-#                        observed numbers, which a coin flip passes often.
-#   max_loss_per_dollar  the most one trade can lose per dollar of size
-#                        (default 1: never more than its stake; 0.05 with a
-#                        5% stop-loss). The tighter, the faster EV is shown.
-#   revert_if_cannot_pass  true: revert to stage 0 when the trades show the
-#                        stage cannot reach the bar.
-[[stages]]
-num = 1
-name = "canary"
-params = { max_entry_price = 0.50 }
-gate = { min_n = 50, min_win_rate = 0.60, min_ev_per_dollar = 0.03, confidence = 0.95 }
-
-# With no `gate`, a stage is only reached by `quant-rollout promote`.
-[[stages]]
-num = 2
-name = "full_size"
-params = { max_entry_price = 0.50, position_size = 10.0 }
-gate = { min_n = 150, min_ev_per_dollar = 0.025, min_days_after_prev = 14, confidence = 0.95 }
-"""
+# Package data, so that it is a TOML file an editor and a linter can read as one.
+EXAMPLE_CONFIG = (
+    importlib.resources.files(__package__).joinpath("example_rollout.toml").read_text("utf-8")
+)
 """The commented example configuration that ``quant-rollout init`` writes
-(the same text as ``examples/rollout.toml``)."""
+(the same text as ``examples/rollout.toml``), from ``example_rollout.toml`` beside this
+module."""

@@ -35,6 +35,7 @@ Ticks
 from __future__ import annotations
 
 import bisect
+import os
 import textwrap
 from dataclasses import asdict, dataclass
 from typing import (
@@ -47,9 +48,10 @@ from typing import (
     Protocol,
     Sequence,
     Tuple,
-    cast,
+    Union,
 )
 
+from .._durations import US_PER_DAY, US_PER_SECOND, format_duration
 from .._validate import check_number
 from ..clock import ManualClock
 from ..engine.machine import (
@@ -69,6 +71,7 @@ from ..rollout import Rollout
 from ..storage.history import HistoryRecord, parse_line
 from ..storage.store import MemoryStore
 from ..trades import TradeOutcome, as_trade, format_instant, parse_instant, to_datetime
+from .config import as_rollout_config
 
 __all__ = [
     "CLOSE_TIME_KEYS",
@@ -89,7 +92,6 @@ CLOSE_TIME_KEYS = ("close_time", "exit_time", "close_date")
 ProgressCallback = Callable[[int, int], None]
 """``progress(done, total)``: trades fed so far out of all trades."""
 
-_US = 1_000_000
 _MAX_DAYS = 2_000_000.0  # about 5,500 years: no later instant fits in a datetime
 _PROGRESS_STEPS = 200  # at most this many progress calls (plus the first and last)
 
@@ -248,7 +250,7 @@ class ReplayResult:
 
 def _cadence_us(tick_every: float) -> int:
     check_number("replay", "tick_every", tick_every)
-    tick_us = round(tick_every * _US)
+    tick_us = round(tick_every * US_PER_SECOND)
     if tick_us < 1:
         raise ConfigError(
             f"replay.tick_every must be a positive number of seconds, got {tick_every!r}"
@@ -286,7 +288,8 @@ def _close_us(trade: TradeOutcome, index: int) -> int:
 class RolloutConfigLike(Protocol):
     """What :func:`replay` reads from its ``config``: a
     :class:`~quant_rollout.engine.machine.RolloutConfig`, a loaded config file or a
-    :class:`~quant_rollout.Rollout` all have these."""
+    :class:`~quant_rollout.Rollout` all have these (a configuration file's path is
+    accepted too; see :func:`~quant_rollout.tools.config.as_loaded_config`)."""
 
     @property
     def stages(self) -> Sequence[Stage]: ...
@@ -296,21 +299,6 @@ class RolloutConfigLike(Protocol):
 
     @property
     def veto_window_seconds(self) -> float: ...
-
-
-def _check_config(config: object) -> RolloutConfigLike:
-    missing = [
-        name
-        for name in ("stages", "kill_switch", "veto_window_seconds")
-        if not hasattr(config, name)
-    ]
-    if missing:
-        raise ConfigError(
-            "replay needs a configuration with stages, kill_switch and veto_window_seconds "
-            f"(a RolloutConfig, a loaded config file or a Rollout); {type(config).__name__} "
-            f"has no {', '.join(map(repr, missing))}"
-        )
-    return cast(RolloutConfigLike, config)
 
 
 def _days_deadline(
@@ -332,7 +320,7 @@ def _days_deadline(
     entered = state.stage_entered_at or state.started_at
     if entered is None or need > _MAX_DAYS or met(now_us):
         return None  # (no start yet cannot happen after a tick; _MAX_DAYS: never met)
-    first = parse_instant(entered) + round(need * 86_400 * _US)
+    first = parse_instant(entered) + round(need * US_PER_DAY)
     point = max(_ceil_to(first, tick_us), now_us + tick_us)
     while point - tick_us > now_us and met(point - tick_us):
         point -= tick_us
@@ -365,7 +353,7 @@ def _next_deadline(
 
 def replay(
     trades: Iterable[object],
-    config: RolloutConfigLike,
+    config: Union[RolloutConfigLike, str, os.PathLike[str]],
     *,
     tick_every: float = 60.0,
     progress: Optional[ProgressCallback] = None,
@@ -381,7 +369,8 @@ def replay(
             ``pnl``, ``size`` and ``timestamp``), in any order.
         config: a :class:`~quant_rollout.engine.machine.RolloutConfig` or any object with
             ``stages``, ``kill_switch`` and ``veto_window_seconds`` (a loaded config
-            file, or a :class:`~quant_rollout.Rollout`, whose state is not used).
+            file, or a :class:`~quant_rollout.Rollout`, whose state is not used), or
+            the path of a configuration file.
         tick_every: the cadence in seconds (60: one tick per minute of trade time).
         progress: called as ``progress(done, total)`` with the trades fed so far,
             first with 0 and last with ``total``, at most about 200 times.
@@ -400,7 +389,7 @@ def replay(
     tick_us = _cadence_us(tick_every)
     if visible_at not in ("open", "close"):
         raise ConfigError(f"replay.visible_at must be 'open' or 'close', got {visible_at!r}")
-    checked = _check_config(config)
+    checked = as_rollout_config(config, needed_by="replay")
     items = [as_trade(t, i) for i, t in enumerate(trades)]
     if visible_at == "open":
         seen_us = [t.instant_us for t in items]
@@ -550,7 +539,7 @@ def _summaries(
                 total_pnl=m.total_pnl,
                 total_size=m.total_size,
                 ev_per_dollar=m.ev_per_dollar,
-                seconds=spent[s.num] / _US,
+                seconds=spent[s.num] / US_PER_SECOND,
                 times_entered=entered[s.num],
                 kills=kills.get(s.num, 0),
             )
@@ -583,7 +572,7 @@ def _when(iso: str, seconds: bool) -> str:
 
 
 def _needs_seconds(stamps: Iterable[str]) -> bool:
-    return any(parse_instant(s) % (60 * _US) for s in stamps)
+    return any(parse_instant(s) % (60 * US_PER_SECOND) for s in stamps)
 
 
 def format_timeline(result: ReplayResult) -> str:
@@ -611,20 +600,6 @@ def format_timeline(result: ReplayResult) -> str:
         lines.append(row + wrapped[0])
         lines.extend(" " * indent + more for more in wrapped[1:])
     return "\n".join(lines)
-
-
-def _duration(seconds: float) -> str:
-    s = round(seconds)
-    days, rest = divmod(s, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours:02d}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
 
 
 def format_summary(result: ReplayResult) -> str:
@@ -667,7 +642,7 @@ def format_summary(result: ReplayResult) -> str:
                 s.win_rate,
                 s.ev_per_dollar,
                 s.total_pnl,
-                _duration(s.seconds),
+                format_duration(s.seconds, units=2),
                 str(s.times_entered),
                 str(s.kills),
             )
@@ -681,7 +656,7 @@ def format_summary(result: ReplayResult) -> str:
             wins / n if n else 0.0,
             total_pnl.value / size if size > 0 else 0.0,
             total_pnl.value,
-            _duration(sum(s.seconds for s in rows)),
+            format_duration(sum(s.seconds for s in rows), units=2),
             "",
             str(sum(s.kills for s in rows)),
         )

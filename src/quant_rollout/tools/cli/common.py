@@ -10,6 +10,7 @@ import textwrap
 from datetime import datetime
 from typing import List, Optional
 
+from ..._durations import US_PER_SECOND, format_duration
 from ...clock import Clock, system_clock
 from ...trades import parse_instant, to_datetime
 
@@ -71,19 +72,12 @@ def _iso(instant_us: int) -> str:
 
 
 def _span(seconds: float) -> str:
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    return format_duration(seconds, units=2)
 
 
 def _relative(instant_us: int, now_us: int) -> str:
     """``in 4m12s``, ``3h05m ago`` or ``now``."""
-    delta = (instant_us - now_us) / 1e6
+    delta = (instant_us - now_us) / US_PER_SECOND
     if abs(delta) < 1:
         return "now"
     return f"in {_span(delta)}" if delta > 0 else f"{_span(-delta)} ago"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import List
 
 from ...errors import ConfigFileError
-from ..config import EXAMPLE_CONFIG, LoadedConfig, format_duration, load_config
+from ..config import EXAMPLE_CONFIG, LoadedConfig, as_loaded_config, format_duration, load_config
 from .common import (
     DEFAULT_CONFIG,
     EXIT_ERROR,
@@ -40,12 +40,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     source = _Source("config", args.file) if args.file is not None else _source(args)
     if source.kind == "rollout":
         rollout = _import_factory(source.value)
-        config = LoadedConfig(
-            rollout.config.stages,
-            rollout.config.kill_switch,
-            rollout.config.veto_window_seconds,
-            rollout.state_path,
-        )
+        config = as_loaded_config(rollout)
     else:
         try:
             config = load_config(source.value)

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ..._durations import seconds_to_us
 from ...engine.machine import Stage
 from ...gates import Gate
 from ...kill import KillSwitch, criterion_name
@@ -101,7 +102,7 @@ def _reason(rollout: Rollout, record: HistoryRecord) -> str:
     deadline = record.state.get("advance_veto_deadline_unix")
     if not isinstance(pending, int) or not isinstance(deadline, (int, float)):
         return record.reason
-    at = _iso(round(deadline * 1e6))
+    at = _iso(seconds_to_us(deadline))
     return f"{record.reason} ({_arrow()} stage {_stage_label(rollout, pending)} at {at})"
 
 

@@ -6,6 +6,7 @@ import argparse
 import textwrap
 from typing import List, Sequence
 
+from ..._durations import seconds_to_us
 from ...errors import HistoryError
 from ...rollout import Rollout
 from ...storage.history import HistoryRecord
@@ -40,7 +41,7 @@ __all__: list[str] = []
 
 def _since(text: str, now_us: int) -> int:
     try:
-        return now_us - round(parse_duration(text) * 1e6)
+        return now_us - seconds_to_us(parse_duration(text))
     except ValueError:
         pass
     try:

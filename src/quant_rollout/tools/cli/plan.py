@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from typing import Any, List
 
+from ..config import load_config
 from .common import (
     EXIT_OK,
     _CommandError,
@@ -42,12 +43,15 @@ def _numbers(option: str, text: str) -> List[float]:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from ...planning import DEFAULT_WIN_RATES, Payoff, format_plan, plan
 
-    target: Any
+    config: Any
     if args.file is not None:
-        target = args.file
+        config = load_config(args.file)
     else:
         source = _source(args)
-        target = source.value if source.kind == "config" else _import_factory(source.value)
+        # A factory's Rollout goes as it is: the plan names it "rollout".
+        config = (
+            load_config(source.value) if source.kind == "config" else _import_factory(source.value)
+        )
     history = None if args.trades is None else _read_trades(args.trades, args)
     payoff = None
     if args.payoff is not None:
@@ -63,7 +67,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if args.stake is not None:
         payoff = dataclasses.replace(payoff or Payoff(source="given"), size=args.stake)
     report = plan(
-        target,
+        config,
         win_rates=DEFAULT_WIN_RATES
         if args.win_rates is None
         else _numbers("--win-rates", args.win_rates),

@@ -7,7 +7,7 @@ import dataclasses
 import sys
 from typing import Callable, Optional
 
-from ..config import LoadedConfig, load_config, parse_duration
+from ..config import LoadedConfig, as_loaded_config, load_config, parse_duration
 from .common import (
     EXIT_OK,
     _CommandError,
@@ -36,13 +36,8 @@ def _replay_config(args: argparse.Namespace) -> LoadedConfig:
     source = _source(args)
     if source.kind == "config":
         return load_config(source.value)
-    rollout = _import_factory(source.value)
-    return LoadedConfig(
-        rollout.config.stages,
-        rollout.config.kill_switch,
-        rollout.config.veto_window_seconds,
-        None,
-    )
+    # A factory's Rollout: its definition only; replay never touches its state.
+    return as_loaded_config(_import_factory(source.value).config)
 
 
 def _progress_bar() -> Optional[Callable[[int, int], None]]:

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from typing import Any, Dict, List, Optional, Sequence
 
+from ..._durations import seconds_to_us
 from ...engine.machine import Phase
 from ...gates import Gate
 from ...rollout import Rollout, RolloutStatus
@@ -63,7 +64,7 @@ def _status_json(
             "to_stage": st.advance_pending_to,
             "name": _stage_name(rollout, st.advance_pending_to),
             "since": st.state.advance_pending_since,
-            "deadline": None if deadline is None else format_instant(round(deadline * 1e6)),
+            "deadline": None if deadline is None else format_instant(seconds_to_us(deadline)),
             "deadline_unix": deadline,
             "seconds_left": st.veto_seconds_left,
         }
@@ -165,7 +166,7 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
     if st.advance_pending_to is not None:
         deadline = st.veto_deadline_unix
         assert deadline is not None
-        deadline_us = round(deadline * 1e6)
+        deadline_us = seconds_to_us(deadline)
         left = st.veto_seconds_left or 0.0
         when = (
             f"in {_span(left)}, at {_iso(deadline_us)}"
