@@ -9,8 +9,8 @@ Nothing here touches a disk, a clock or the environment, and nothing here import
 Modules, bottom up: :mod:`.state` (the persisted state and its schema),
 :mod:`.transitions` (phases, events, verbs, the table), :mod:`.model` (stages,
 configuration, decisions, epochs), :mod:`.judging` (the next gate on the evidence),
-:mod:`.moves` (edits shared by ticks and verbs), :mod:`.tick` (``decide``) and
-:mod:`.verbs` (``operate``).
+:mod:`.moves` (edits shared by ticks and verbs), :mod:`.timing` (when time alone
+changes a tick), :mod:`.tick` (``decide``) and :mod:`.verbs` (``operate``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .model import (
 )
 from .state import SCHEMA_VERSION, RolloutState, state_from_dict
 from .tick import decide
+from .timing import next_time_change, veto_deadline_us
 from .transitions import OPERATOR_VERBS, TICK_EVENTS, TRANSITIONS, Event, Phase, Verb, phase_of
 from .verbs import operate
 
@@ -54,7 +55,9 @@ __all__ = [
     "gate_progress",
     "gate_proof_of",
     "judge_gate",
+    "next_time_change",
     "operate",
     "phase_of",
     "state_from_dict",
+    "veto_deadline_us",
 ]

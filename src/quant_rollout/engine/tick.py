@@ -21,6 +21,7 @@ from .judging import judge_gate, proof_of_passing
 from .model import RolloutAction, RolloutConfig, RolloutDecision, Step, Transition
 from .moves import check_clock, entered, killed, land, started
 from .state import RolloutState
+from .timing import veto_deadline_us
 from .transitions import Event, landing
 
 __all__ = ["decide"]
@@ -139,9 +140,11 @@ def _veto_window(
     if pending is None:
         return None
     deadline = state.advance_veto_deadline_unix
+    deadline_us = veto_deadline_us(state)
     assert deadline is not None  # checked when the state was read
+    assert deadline_us is not None
     target = config.stage(pending)
-    if now_us < round(deadline * 1e6):
+    if now_us < deadline_us:
         left = math.ceil(deadline - now_us / 1e6)
         return _Outcome(
             RolloutAction.VETO_OPEN,
