@@ -762,3 +762,42 @@ def test_text_tables_fit_in_100_columns_even_with_long_reasons() -> None:
     for line in (timeline + "\n" + summary).splitlines():
         assert len(line) <= 100, line
     assert "10:00:30" in timeline  # a 30 s cadence shows seconds
+
+
+# ----------------------------------------------------------------------------- time changes
+
+
+def test_the_engine_says_when_time_alone_changes_a_decision() -> None:
+    """What replay skips ahead to comes from the engine, not from a copy of decide()."""
+    from quant_rollout.engine.machine import next_time_change
+    from quant_rollout.engine.state import RolloutState
+
+    config = RolloutConfig(
+        (
+            Stage(0, {}),
+            Stage(
+                1,
+                {},
+                Gate(min_n=0, min_win_rate=0.0, min_ev_per_dollar=None, min_days_after_prev=1.5),
+            ),
+        ),
+        lenient_kill(),
+        veto_window_seconds=600,
+    )
+    start = "2026-05-01T00:00:00.000001Z"
+    state = RolloutState(started_at=start)
+    now = us(start)
+    at = next_time_change(config, state, now)
+    assert at is not None
+    # The least microsecond at which the gate's days are met, by the gate's own rule.
+    assert at == us(start) + int(1.5 * 86_400 * 1_000_000)
+    assert (at - us(start)) / 86_400e6 >= 1.5 > (at - 1 - us(start)) / 86_400e6
+    assert next_time_change(config, state, at) is None  # met: nothing left for time to do
+    pending = dataclasses.replace(
+        state,
+        advance_pending_to=1,
+        advance_pending_since=start,
+        advance_veto_deadline_unix=now / 1e6 + 600.0000004,
+    )
+    assert next_time_change(config, pending, now) == round((now / 1e6 + 600.0000004) * 1e6)
+    assert next_time_change(config, dataclasses.replace(state, paused=True), now) is None

@@ -51,7 +51,7 @@ from typing import (
     Union,
 )
 
-from .._durations import US_PER_DAY, US_PER_SECOND, format_duration
+from .._durations import US_PER_SECOND, format_duration
 from .._validate import check_number
 from ..clock import ManualClock
 from ..engine.machine import (
@@ -59,12 +59,11 @@ from ..engine.machine import (
     RolloutAction,
     RolloutConfig,
     Stage,
-    days_since_stage_entry,
+    next_time_change,
     phase_of,
 )
 from ..engine.state import RolloutState
 from ..errors import ConfigError, HistoryError, InvalidTradeError
-from ..gates import Gate
 from ..kill import KillSwitch
 from ..metrics import ExactSum, Metrics, MetricsAccumulator
 from ..rollout import Rollout
@@ -92,7 +91,6 @@ CLOSE_TIME_KEYS = ("close_time", "exit_time", "close_date")
 ProgressCallback = Callable[[int, int], None]
 """``progress(done, total)``: trades fed so far out of all trades."""
 
-_MAX_DAYS = 2_000_000.0  # about 5,500 years: no later instant fits in a datetime
 _PROGRESS_STEPS = 200  # at most this many progress calls (plus the first and last)
 
 
@@ -301,54 +299,18 @@ class RolloutConfigLike(Protocol):
     def veto_window_seconds(self) -> float: ...
 
 
-def _days_deadline(
-    config: RolloutConfig, state: RolloutState, now_us: int, tick_us: int
-) -> Optional[int]:
-    """The first cadence point after ``now_us`` at which the next gate's days are met.
-
-    None when no such time-only change is ahead (no gate, no day count, or met already).
-    """
-    target = config.next_stage(state.current_stage)
-    gate: Optional[Gate] = None if target is None else target.gate
-    if gate is None or gate.min_days_after_prev <= 0:
-        return None
-    need = gate.min_days_after_prev
-
-    def met(at_us: int) -> bool:  # the gate's own comparison, float for float
-        return days_since_stage_entry(state, at_us) >= need
-
-    entered = state.stage_entered_at or state.started_at
-    if entered is None or need > _MAX_DAYS or met(now_us):
-        return None  # (no start yet cannot happen after a tick; _MAX_DAYS: never met)
-    first = parse_instant(entered) + round(need * US_PER_DAY)
-    point = max(_ceil_to(first, tick_us), now_us + tick_us)
-    while point - tick_us > now_us and met(point - tick_us):
-        point -= tick_us
-    while not met(point):
-        point += tick_us
-    return point
-
-
 def _next_deadline(
     config: RolloutConfig, state: RolloutState, now_us: int, tick_us: int
 ) -> Optional[int]:
     """The first cadence point after ``now_us`` at which time alone can change a decision.
 
-    decide() reads the clock in exactly two places that can change its answer: the veto
-    deadline and the gate's ``min_days_after_prev``. A criterion that one day depends on
-    time in another way must add its deadline here, or replays will skip past it. The
-    confidence gates' tests, their "cannot pass" verdicts and the kill criteria depend
-    on the trades only (``MaxDailyLoss`` groups trades by the UTC day they were
-    opened, not by the clock), so they add no deadline.
+    The engine says when (:func:`~quant_rollout.engine.machine.next_time_change`); a
+    replay only puts it on its tick cadence. None: only new trades can change anything.
     """
-    if state.kill_switch_tripped or state.paused:
-        return None  # latched until an operator acts; paused: no automatic advance
-    if state.advance_pending_to is not None:
-        deadline = state.advance_veto_deadline_unix
-        assert deadline is not None  # the store checks this
-        # decide() compares ``now_us < round(deadline * 1e6)``: the same rounding here.
-        return max(_ceil_to(round(deadline * 1e6), tick_us), now_us + tick_us)
-    return _days_deadline(config, state, now_us, tick_us)
+    changes_at = next_time_change(config, state, now_us)
+    if changes_at is None:
+        return None
+    return max(_ceil_to(changes_at, tick_us), now_us + tick_us)
 
 
 def replay(
