@@ -7,10 +7,10 @@
 Each run starts a fresh interpreter with ``python -X importtime -c 'import quant_rollout'``
 and reads the cumulative microseconds of the ``quant_rollout`` line (the package and
 everything it imported that was not already loaded by the interpreter's start-up), and
-separately the wall time of ``python -c 'import quant_rollout'`` against ``python -c
-'pass'``. Reports medians and the spread (min, max); prints a markdown table. A
-separate run lists the modules the import loaded (those of the package, and whether
-the planner, matplotlib or tomli are among them).
+separately the wall and CPU time (user + system; Unix only) of ``python -c 'import
+quant_rollout'`` against ``python -c 'pass'``. Reports medians and the spread (min,
+max) as a markdown table. A separate run lists the modules the import loaded (those of
+the package, and whether the planner, matplotlib or tomli are among them).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 _HEAVY = ("quant_rollout.planning", "matplotlib", "tomli", "tomllib")
 
@@ -52,10 +53,18 @@ def _importtime_us(env: Dict[str, str]) -> int:
     raise RuntimeError(f"no quant_rollout line in -X importtime output:\n{done.stderr[-500:]}")
 
 
-def _wall_s(code: str, env: Dict[str, str]) -> float:
+def _wall_and_cpu_s(code: str, env: Dict[str, str]) -> Tuple[float, float]:
+    """Wall time and CPU time (user + system) of one fresh interpreter running ``code``.
+
+    CPU time is the steadier figure on a busy machine: waiting for a core is not in it.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def _loaded(env: Dict[str, str]) -> List[str]:
@@ -86,13 +95,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     envs = [_env(src) for src in sources]
     importtime: List[List[float]] = [[] for _ in sources]
     wall: List[List[float]] = [[] for _ in sources]
-    bare: List[float] = []
+    cpu: List[List[float]] = [[] for _ in sources]
+    bare_wall: List[float] = []
+    bare_cpu: List[float] = []
     # Interleaved, so a change in the machine's load falls on every source alike.
     for _ in range(args.runs):
-        bare.append(_wall_s("pass", envs[0]))
+        w, c = _wall_and_cpu_s("pass", envs[0])
+        bare_wall.append(w)
+        bare_cpu.append(c)
         for i, env in enumerate(envs):
             importtime[i].append(_importtime_us(env) / 1e6)
-            wall[i].append(_wall_s("import quant_rollout", env))
+            w, c = _wall_and_cpu_s("import quant_rollout", env)
+            wall[i].append(w)
+            cpu[i].append(c)
     print(f"CPython {platform.python_version()}, {args.runs} interleaved runs each")
     print()
     print("| source | measure | median | min – max |")
@@ -101,7 +116,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         label = src or "(installed)"
         print(_row(label, "`-X importtime`, cumulative `quant_rollout`", importtime[i]))
         print(_row(label, "wall, `python -c 'import quant_rollout'`", wall[i]))
-    print(_row("", "wall, `python -c 'pass'`", bare))
+        print(_row(label, "CPU, `python -c 'import quant_rollout'`", cpu[i]))
+    print(_row("", "wall, `python -c 'pass'`", bare_wall))
+    print(_row("", "CPU, `python -c 'pass'`", bare_cpu))
     print()
     for src, env in zip(sources, envs):
         loaded = _loaded(env)
