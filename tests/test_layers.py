@@ -40,6 +40,8 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
             "_validate",
             "_version",
             "_files",
+            "_search",
+            "_durations",
             "trades",
             "clock",
             "metrics",
@@ -60,7 +62,7 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
 
 A module belongs to the entry that names it or its nearest enclosing package.
 ``tools.config`` (a config file -> ``RolloutConfig``) sits below the shell because
-``Rollout.from_config`` and ``plan("rollout.toml")`` read config files.
+``Rollout.from_config`` reads config files.
 """
 
 REEXPORT_ONLY = ("", "core", "__main__")

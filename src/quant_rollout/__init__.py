@@ -8,7 +8,6 @@ history. See the README for usage.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -82,22 +81,18 @@ __all__ = [
 if TYPE_CHECKING:  # mypy and editors see the planner's names as if imported above
     from .planning import Payoff, PlanReport, format_plan, plan
 
-# The planner is imported on first use: most programs tick and never plan, and
-# `import quant_rollout` should cost only the engine (benchmarks/README.md).
-_LAZY = {
-    "Payoff": ".planning",
-    "PlanReport": ".planning",
-    "format_plan": ".planning",
-    "plan": ".planning",
-}
-
 
 def __getattr__(name: str) -> Any:
-    """Import the planner's names on first access (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
+    """The planner's names, imported on first access (PEP 562).
+
+    Most programs tick and never plan, so ``import quant_rollout`` leaves the planner
+    out (benchmarks/README.md has the figures).
+    """
+    if name not in ("Payoff", "PlanReport", "format_plan", "plan"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    from . import planning
+
+    value = getattr(planning, name)
     globals()[name] = value  # later lookups skip this function
     return value
 
