@@ -117,9 +117,8 @@ from ..metrics import Metrics
 from ..stats import BernoulliCusum
 from ..trades import as_trade
 
-if TYPE_CHECKING:  # imported lazily at run time: config and rollout sit above us
+if TYPE_CHECKING:  # imported lazily at run time: the shell sits above us
     from ..rollout import Rollout
-    from ..tools.config import LoadedConfig
 
 __all__ = [
     "DEFAULT_EV_LEVELS",
@@ -1563,26 +1562,39 @@ def _kill_model(
 # plan
 # ---------------------------------------------------------------------------------------
 
-ConfigLike = Union["Rollout", RolloutConfig, "LoadedConfig", str, "os.PathLike[str]"]
+ConfigLike = Union["Rollout", RolloutConfig, Any]
 
 
 def _resolve(obj: object) -> Tuple[RolloutConfig, str]:
+    """The configuration to plan and how the report names it.
+
+    A configuration file is read by the caller (the CLI, or
+    ``quant_rollout.tools.config.as_rollout_config``): the planner sits below the tools
+    and does no I/O. A ``LoadedConfig`` is recognised by its ``rollout_config``.
+    """
     from ..rollout import Rollout
-    from ..tools.config import LoadedConfig, load_config
 
     if isinstance(obj, Rollout):
         return obj.config, "rollout"
     if isinstance(obj, RolloutConfig):
         return obj, "rollout configuration"
-    if isinstance(obj, LoadedConfig):
-        return obj.rollout_config, str(obj.source) if obj.source else "configuration"
+    loaded = getattr(obj, "rollout_config", None)
+    if isinstance(loaded, RolloutConfig):
+        source = getattr(obj, "source", None)
+        return loaded, str(source) if source else "configuration"
     if isinstance(obj, (str, os.PathLike)):
-        loaded = load_config(obj)
-        return loaded.rollout_config, os.fspath(obj)
+        raise ConfigError(
+            f"plan() takes a configuration, not a file name ({os.fspath(obj)!r}); read it "
+            "first: plan(quant_rollout.tools.config.load_config(path))"
+        )
     raise ConfigError(
-        "plan() takes a Rollout, a RolloutConfig, a LoadedConfig or a configuration file "
-        f"path, got {obj!r}"
+        f"plan() takes a Rollout, a RolloutConfig or a LoadedConfig, got {_excerpt(obj)}"
     )
+
+
+def _excerpt(obj: object) -> str:
+    text = repr(obj)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _levels(name: str, values: Sequence[float], low: float, high: float) -> Tuple[float, ...]:
@@ -1622,8 +1634,9 @@ def plan(
     See the module documentation for the model and the methods.
 
     Args:
-        rollout_or_config: a :class:`~quant_rollout.Rollout`, a ``RolloutConfig``, a
-            ``LoadedConfig`` or the path of a configuration file.
+        rollout_or_config: a :class:`~quant_rollout.Rollout`, a ``RolloutConfig`` or a
+            ``LoadedConfig`` (read a file with
+            ``quant_rollout.tools.config.load_config`` first).
         win_rates: the true win rates to plan for, fractions 0–1.
         horizon: trades of each stage to follow, >= 1.
         trades_per_day: the trading pace, > 0, to show days and count
@@ -1643,8 +1656,8 @@ def plan(
         A :class:`PlanReport`; print it with :func:`format_plan`.
 
     Raises:
-        ConfigError: an argument out of range, or an invalid configuration.
-        ConfigFileError: the configuration file cannot be used.
+        ConfigError: an argument out of range, or an invalid configuration (or a file
+            name given instead of one).
         InvalidTradeError: a trade cannot be read.
     """
     config, source = _resolve(rollout_or_config)
