@@ -22,6 +22,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
+from helpers import T0_NOON_ISO
 from quant_rollout import ManualClock, Rollout, RolloutAction, TradeOutcome
 from quant_rollout.storage.history import read_history
 from quant_rollout.tools.cli import main
@@ -29,7 +30,7 @@ from quant_rollout.tools.config import EXAMPLE_CONFIG
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
-T0 = "2026-05-01T12:00:00Z"
+T0 = T0_NOON_ISO
 """When the bot's first tick opens the veto window."""
 T4 = "2026-05-01T12:04:00Z"
 """When the operator runs the commands: 4 minutes into a 30-minute window."""

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import T0_NOON as T0
 from quant_rollout.errors import InvalidTradeError
 from quant_rollout.evidence import EvidenceFeed, EvidenceTracker, StageEvidence
 from quant_rollout.kill import KillSwitch
 from quant_rollout.metrics import Metrics, compute_metrics
 from quant_rollout.trades import TradeOutcome
 
-T0 = 1_777_636_800  # 2026-05-01T12:00:00Z, Unix seconds
 EPOCH = (0, None)
 
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import T0
 from quant_rollout import ManualClock, Rollout, RolloutAction, Stage, TradeOutcome
 from quant_rollout import gates as gates_module
 from quant_rollout.engine.machine import RolloutConfig, decide, gate_tracker_key
@@ -35,7 +36,6 @@ from quant_rollout.storage.store import MemoryStore
 from quant_rollout.tools.config import load_config
 from quant_rollout.trades import format_instant, parse_instant
 
-T0 = 1_777_593_600  # 2026-05-01T00:00:00Z, Unix seconds
 WR = Gate(min_win_rate=0.55, min_ev_per_dollar=None, confidence=0.95)
 NO_KILL = KillSwitch(wr_threshold=None, ev_threshold=None)
 

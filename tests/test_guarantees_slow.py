@@ -20,6 +20,7 @@ from typing import List, Optional, Tuple
 
 import pytest
 
+from helpers import T0
 from quant_rollout import (
     EvPerDollarCusum,
     Gate,
@@ -44,7 +45,6 @@ pytestmark = pytest.mark.slow
 
 HORIZON = 2000
 PASS = GateVerdict.PASS
-T0 = 1_777_593_600  # 2026-05-01T00:00:00Z
 
 
 def _se(p: float, paths: int) -> float:

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import T0_NOON_US as T0_US
 from quant_rollout.engine.model import Transition
 from quant_rollout.engine.state import RolloutState, state_from_dict
 from quant_rollout.engine.transitions import Event
@@ -27,8 +28,6 @@ from quant_rollout.storage.history import (
     verify_lines,
 )
 from quant_rollout.trades import format_instant
-
-T0_US = 1_777_636_800_000_000  # 2026-05-01T12:00:00Z
 
 
 def _transition(i: int, *, note: str = "", actor: Optional[str] = None) -> Transition:

@@ -9,11 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import T0_NOON as T0
 from quant_rollout.errors import ConfigError
 from quant_rollout.kill import KillSwitch
 from quant_rollout.trades import TradeOutcome
-
-T0 = 1_777_636_800  # 2026-05-01T12:00:00Z, Unix seconds
 
 
 def _win(i: int, size: float = 1.0) -> TradeOutcome:

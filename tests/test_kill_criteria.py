@@ -13,6 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import T0
+from helpers import minute_trade as _t
 from quant_rollout import (
     EvPerDollarCusum,
     Gate,
@@ -44,14 +46,9 @@ from quant_rollout.storage.store import MemoryStore
 from quant_rollout.tools.config import load_config
 from quant_rollout.trades import format_instant
 
-T0 = 1_777_593_600  # 2026-05-01T00:00:00Z, Unix seconds
 PROOF = GateProof(
     n=120, win_rate=0.72, ev_per_dollar=0.2, win_rate_lower=0.6, ev_per_dollar_lower=0.05
 )
-
-
-def _t(i: int, pnl: float, size: float = 1.0) -> TradeOutcome:
-    return TradeOutcome(pnl, size, T0 + 60 * i)
 
 
 def _feed(

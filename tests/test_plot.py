@@ -12,7 +12,8 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from quant_rollout import Gate, KillSwitch, RolloutError, Stage, TradeOutcome
+from helpers import trade
+from quant_rollout import Gate, KillSwitch, RolloutError, Stage
 from quant_rollout.engine.machine import RolloutConfig
 from quant_rollout.tools.plot import DPI, FIGSIZE_INCHES, PlotUnavailableError, plot_replay
 from quant_rollout.tools.replay import ReplayResult, replay
@@ -45,10 +46,6 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
     )
-
-
-def trade(at: str, pnl: float) -> TradeOutcome:
-    return TradeOutcome(pnl=pnl, size=1.0, timestamp=at)
 
 
 def advance_then_kill() -> ReplayResult:

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from helpers import trade
 from quant_rollout import (
     ConfigError,
     Gate,
@@ -60,10 +61,6 @@ def us(text: str) -> int:
 def iso(instant_us: int) -> str:
     dt = EPOCH + timedelta(microseconds=instant_us)
     return dt.isoformat(timespec="microseconds" if dt.microsecond else "seconds")
-
-
-def trade(at: str, pnl: float, size: float = 1.0, **metadata: Any) -> TradeOutcome:
-    return TradeOutcome(pnl=pnl, size=size, timestamp=at, metadata=metadata)
 
 
 def lenient_kill() -> KillSwitch:

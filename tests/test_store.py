@@ -12,6 +12,7 @@ from typing import List, Union
 import pytest
 
 import quant_rollout.storage.store as store_module
+from helpers import T0_NOON_US as T0_US
 from quant_rollout.engine.model import Transition
 from quant_rollout.engine.state import RolloutState
 from quant_rollout.errors import CorruptStateError, HistoryError, LockTimeoutError
@@ -24,8 +25,6 @@ from quant_rollout.storage.store import (
     write_atomic,
 )
 from quant_rollout.trades import format_instant
-
-T0_US = 1_777_636_800_000_000  # 2026-05-01T12:00:00Z
 
 AnyStore = Union[JsonFileStore, MemoryStore]
 
