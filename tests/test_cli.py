@@ -425,6 +425,20 @@ def test_promote_refuses_without_a_terminal_unless_yes(
     assert status_json(capsys, cfg)["stage"]["num"] == 2
 
 
+def test_the_confirmation_preview_writes_nothing_and_matches_the_verb(cfg: Path) -> None:
+    """What promote/reset ask about comes from Rollout.preview: no lock, no write."""
+    open_window(cfg)
+    rollout = bot(cfg, T4)
+    state_file = cfg.parent / "state" / "rollout_state.json"
+    before = (state_file.read_bytes(), len(events(cfg)))
+    preview = rollout.preview("promote")
+    assert (state_file.read_bytes(), len(events(cfg))) == before
+    assert (preview.transitions[-1].from_stage, preview.transitions[-1].to_stage) == (0, 1)
+    done = rollout.operate("promote")
+    assert done.transitions[-1].to_stage == preview.transitions[-1].to_stage
+    assert len(events(cfg)) == before[1] + 1
+
+
 @pytest.mark.parametrize(("answer", "code"), [("y\n", 0), ("yes\n", 0), ("n\n", 1), ("\n", 1)])
 def test_promote_asks_for_confirmation_on_a_terminal(
     cfg: Path,
