@@ -1,9 +1,12 @@
 """Bisection, written once: on the reals for confidence bounds, on the integers for
 "the least n that suffices" (thresholds, trades needed, quantiles of a CDF).
 
+"The least n" is usually :func:`first_doubling` to bracket it, then :func:`least_true`
+inside the bracket (a caller may look n up in a table in between).
+
 Every search here assumes a monotone predicate: ``holds`` is True up to some point
 and False after it (:func:`bisect_real`), or False up to some point and True after it
-(:func:`least_true`, :func:`least_true_doubling`).
+(:func:`least_true`, :func:`first_doubling`).
 """
 
 from __future__ import annotations
@@ -60,14 +63,3 @@ def first_doubling(holds: Callable[[int], bool], limit: int) -> Optional[int]:
             return None
         high *= 2
     return high
-
-
-def least_true_doubling(holds: Callable[[int], bool], limit: int) -> Optional[int]:
-    """The least n >= 1 with ``holds(n)``, found by doubling then bisection.
-
-    Costs O(log n) calls. None when no power of two up to ``limit`` holds.
-    """
-    high = first_doubling(holds, limit)
-    if high is None:
-        return None
-    return least_true(holds, high // 2, high)
