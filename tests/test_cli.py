@@ -1082,13 +1082,21 @@ def test_operating_from_the_shell_while_the_bot_ticks(tmp_path: Path) -> None:
         assert "from the gym" in result.stdout
     finally:
         stop.touch()
+        # The pump thread owns stdout: read it to its end there. communicate() would
+        # race the thread for the last lines (the report) and sometimes win.
+        _rest(lines)
+        assert ticker.stdout is not None
+        ticker.stdout.close()
         try:
-            _, err = ticker.communicate(timeout=TIMEOUT)
+            ticker.wait(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:  # pragma: no cover - only when broken
             ticker.kill()
             raise
+        assert ticker.stderr is not None
+        err = ticker.stderr.read()
+        ticker.stderr.close()
     assert ticker.returncode == 0, err
-    report = json.loads([line for line in lines.last + _rest(lines) if line.startswith("{")][-1])
+    report = json.loads([line for line in lines.last if line.startswith("{")][-1])
     assert report["actions"] == ["veto_open"]  # nothing else changed on the bot's side
     assert report["ticks"] > 40
 
