@@ -287,7 +287,7 @@ class Rollout:
         # The state as written: linked to the history event it now follows.
         return replace(result, state=committed)
 
-    def preview(self, verb: str, *, to_stage: Optional[int] = None) -> OperatorResult:
+    def preview(self, verb: Union[Verb, str], *, to_stage: Optional[int] = None) -> OperatorResult:
         """What :meth:`operate` would do now, without the lock and writing nothing.
 
         For a confirmation question ("promote 1 → 2?"): a tick landing before the verb
