@@ -33,7 +33,6 @@ the rest through its own command line and its own ``Trade`` model:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import random

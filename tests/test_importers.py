@@ -570,15 +570,18 @@ def test_real_freqtrade_backtest_loads_179_trades() -> None:
     history = read_trades(FREQTRADE_REAL)
 
     assert history.format == "freqtrade"
+    # A 2022 file: no max_stake_amount, so the stake, with the 0.25% entry fee that
+    # freqtrade's profit_ratio divides by.
     assert (history.pnl_column, history.size_column, history.time_column) == (
         "profit_abs",
-        "stake_amount",
+        "stake_amount × (1 ± fee_open)",
         "open_date",
     )
     assert len(history.trades) == 179
     assert sum(t.pnl > 0 for t in history.trades) == 170
     assert math.fsum(t.pnl for t in history.trades) == pytest.approx(0.0260855, abs=1e-9)
-    assert {t.size for t in history.trades} == {0.001}
+    assert {round(t.size, 12) for t in history.trades} == {0.0010025}
+    assert history.strategy == "StrategyTestV3"
     assert_sorted_by_open_time(history.trades)
     assert history.trades[0].time == datetime(2018, 1, 10, 7, 15, tzinfo=timezone.utc)
     assert history.trades[0].metadata["pair"] == "TRX/BTC"
@@ -618,7 +621,13 @@ def test_freqtrade_strategy_trades_sorted_with_open_timestamp_fallback() -> None
     ada = history.trades[0]
     assert ada.time == datetime(2024, 3, 1, 8, 15, tzinfo=timezone.utc)
     assert ada.pnl == 0.899
-    assert ada.size == 50.0
+    assert ada.size == pytest.approx(50.0 * 1.001, rel=1e-15)  # the stake with its 0.1% fee
+    assert (
+        read_trades(FREQTRADE_FIXTURE, strategy="CrashReversionV1", size="stake_amount")
+        .trades[0]
+        .size
+        == 50.0
+    )
     assert history.time_column == "open_date or open_timestamp"
     assert [t.pnl for t in history.trades] == [0.899, -2.19799429, 1.79799971, 0.899]
     other = read_trades(FREQTRADE_FIXTURE, strategy="CrashReversionV2")
@@ -659,20 +668,21 @@ def test_freqtrade_sqlite_reads_closed_trades_only(tmp_path: Path) -> None:
     path = freqtrade_db(tmp_path / "tradesv3.sqlite", live_bot_trades())
     before = path.read_bytes()
 
-    history = read_trades(path)
+    history = read_trades(path, strategy="CrashReversion")
 
     assert history.format == "freqtrade-sqlite"
     assert (history.pnl_column, history.size_column, history.time_column) == (
         "close_profit_abs",
-        "stake_amount",
+        "max_stake_amount × (1 ± fee_open)",
         "open_date",
     )
-    assert [t.metadata["id"] for t in history.trades] == [4, 2, 1]  # id 3 is open
-    assert [t.pnl for t in history.trades] == [0.899, -2.1979943, 1.7979997]
-    assert [t.size for t in history.trades] == [50.0, 100.0, 100.0]
+    assert history.strategy == "CrashReversion"
+    assert [t.metadata["id"] for t in history.trades] == [2, 1]  # id 3 is open, 4 is V2's
+    assert [t.pnl for t in history.trades] == [-2.1979943, 1.7979997]
+    assert [t.size for t in history.trades] == [100.0 * 1.001, 100.0 * 1.001]
     # open_date is naive UTC text with microseconds.
-    assert history.trades[2].instant_us == utc("2024-03-01T12:00:00.250000+00:00")
-    assert history.trades[2].metadata["close_date"] == "2024-03-01 12:45:00.000000"
+    assert history.trades[1].instant_us == utc("2024-03-01T12:00:00.250000+00:00")
+    assert history.trades[1].metadata["close_date"] == "2024-03-01 12:45:00.000000"
     assert path.read_bytes() == before  # opened read-only
 
 
@@ -681,7 +691,9 @@ def test_freqtrade_sqlite_strategy_filter_and_unknown_strategy(tmp_path: Path) -
 
     v2 = read_trades(path, strategy="CrashReversionV2")
     assert [t.metadata["pair"] for t in v2.trades] == ["ADA/USDT"]
-    with pytest.raises(TradeFileError, match=r"no trade of strategy 'V9'; the strategies are "):
+    with pytest.raises(
+        TradeFileError, match=r"no closed trade of strategy 'V9'; the strategies are "
+    ):
         read_trades(path, strategy="V9")
 
 
@@ -691,13 +703,13 @@ def test_freqtrade_sqlite_null_profit_on_a_closed_trade_names_the_trade(tmp_path
     path = freqtrade_db(tmp_path / "tradesv3.sqlite", trades)
 
     with pytest.raises(TradeFileError) as info:
-        read_trades(path)
+        read_trades(path, strategy="CrashReversion")
     assert str(info.value).startswith(
         f"{path}, trade id 2, column 'close_profit_abs': None is empty; a number is needed"
     )
-    history = read_trades(path, skip_bad=True)
+    history = read_trades(path, strategy="CrashReversion", skip_bad=True)
     assert [s.row for s in history.skipped] == [2]
-    assert len(history.trades) == 2
+    assert len(history.trades) == 1
 
 
 def test_freqtrade_sqlite_without_trades_table_or_not_a_database(tmp_path: Path) -> None:
