@@ -9,6 +9,7 @@ offending value with ``!r`` and say what to do.
 from __future__ import annotations
 
 __all__ = [
+    "AlertError",
     "ClockError",
     "ConfigError",
     "ConfigFileError",
@@ -106,4 +107,12 @@ class OperatorRefusedError(RolloutError):
     """An operator verb cannot be carried out in the rollout's current state.
 
     For example ``promote`` while the kill switch is latched. Nothing was changed.
+    """
+
+
+class AlertError(RolloutError):
+    """An alert cannot be sent: the notification setup is wrong or Apprise is missing.
+
+    The message names the setting (an environment variable, a file, the n-th URL) but
+    never quotes a URL: notification URLs hold tokens and passwords.
     """
