@@ -876,3 +876,62 @@ def test_skip_bad_keeps_exactly_the_good_rows(
     # Notes may hold newlines, so a row's line is found by counting, not by index + 2.
     assert len(history.skipped) == len(bad_rows)
     assert all("column 'pnl': 'oops' is not a number" in s.reason for s in history.skipped)
+
+
+# --------------------------------------------------------------------------- short messages
+
+
+def test_a_json_document_read_as_csv_gives_a_short_error(tmp_path: Path) -> None:
+    document = {"strategy": {f"S{i}": {"trades": [{"pair": "BTC/USDT"}] * 30} for i in range(200)}}
+    path = tmp_path / "result.csv"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    assert path.stat().st_size > 100_000
+
+    with pytest.raises(TradeFileError) as info:
+        read_trades(path)
+
+    message = str(info.value)
+    assert len(message) < 700
+    assert "the file looks like JSON" in message
+    assert "more" in message
+
+
+def test_a_secrets_file_read_as_csv_never_echoes_a_key(tmp_path: Path) -> None:
+    secret = "sk-live-7f3a9c0d1e2b4a5f"
+    path = tmp_path / "bot.csv"
+    path.write_text(f"API_KEY={secret}\nAPI_SECRET={secret}x\n", encoding="utf-8")
+
+    with pytest.raises(TradeFileError) as info:
+        read_trades(path)
+
+    assert secret not in str(info.value)
+    assert "sk-live" not in str(info.value)
+    assert "<32 characters>" in str(info.value)
+
+
+def test_command_line_spelling_names_flags() -> None:
+    from quant_rollout.tools.importers import _read_trades
+
+    with pytest.raises(TradeFileError) as info:
+        _read_trades(FREQTRADE_FIXTURE)
+    assert str(info.value).endswith("pass --strategy to pick one")
+    with pytest.raises(TradeFileError) as info:
+        _read_trades(POLYMARKET_CSV, pnl="gain")
+    assert "Pass --pnl one of them" in str(info.value)
+    with pytest.raises(TradeFileError) as info:
+        _read_trades(POLYMARKET_CSV, strategy="X")
+    assert "--strategy X applies only to freqtrade files" in str(info.value)
+    assert "--format freqtrade" in str(info.value)
+
+
+def test_command_line_spelling_of_a_bad_row(tmp_path: Path) -> None:
+    from quant_rollout.tools.importers import _read_trades
+
+    path = write_csv(tmp_path / "t.csv", ["pnl", "size", "timestamp"], [["x", "1", "2026-01-01"]])
+    with pytest.raises(TradeFileError) as info:
+        _read_trades(path)
+    assert "pass --skip-bad to leave bad rows out" in str(info.value)
+    assert "skip_bad=True" not in str(info.value)
+    with pytest.raises(TradeFileError) as info:
+        read_trades(path)
+    assert "pass skip_bad=True to leave bad rows out" in str(info.value)
