@@ -161,6 +161,7 @@ COMMANDS = (
     "plan",
     "validate",
     "init",
+    "watch",
 )
 
 

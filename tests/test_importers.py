@@ -574,7 +574,7 @@ def test_real_freqtrade_backtest_loads_179_trades() -> None:
     # freqtrade's profit_ratio divides by.
     assert (history.pnl_column, history.size_column, history.time_column) == (
         "profit_abs",
-        "stake_amount × (1 ± fee_open)",
+        "stake_amount * (1 +/- fee_open)",
         "open_date",
     )
     assert len(history.trades) == 179
@@ -673,7 +673,7 @@ def test_freqtrade_sqlite_reads_closed_trades_only(tmp_path: Path) -> None:
     assert history.format == "freqtrade-sqlite"
     assert (history.pnl_column, history.size_column, history.time_column) == (
         "close_profit_abs",
-        "max_stake_amount × (1 ± fee_open)",
+        "max_stake_amount * (1 +/- fee_open)",
         "open_date",
     )
     assert history.strategy == "CrashReversion"

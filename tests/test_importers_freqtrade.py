@@ -103,7 +103,7 @@ def test_zip_matches_freqtrades_report_and_its_profit_ratio_per_trade(
 
     assert history.format == "freqtrade"
     assert history.strategy == strategy
-    assert history.size_column == "max_stake_amount × (1 ± fee_open)"
+    assert history.size_column == "max_stake_amount * (1 +/- fee_open)"
     assert len(history.trades) == report["total_trades"] == len(trades)
     assert sum(t.pnl > 0 for t in history.trades) == report["wins"]
     assert math.fsum(t.pnl for t in history.trades) == pytest.approx(

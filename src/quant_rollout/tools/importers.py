@@ -701,7 +701,7 @@ def _size_column(columns: _Columns, used: Mapping[str, None]) -> str:
     """The size column(s) the trades came from, and the fee rule when it applied."""
     tried = (*columns.size_fallback, columns.size)
     names = " or ".join(c for c in tried if c in used) or tried[0]
-    return f"{names} × (1 ± fee_open)" if columns.size_with_fee else names
+    return f"{names} * (1 +/- fee_open)" if columns.size_with_fee else names
 
 
 def _names(names: Sequence[object]) -> str:

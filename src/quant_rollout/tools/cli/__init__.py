@@ -35,10 +35,18 @@ from .parser import _parser
 __all__ = ["main"]
 
 
+_MESSAGE_MAX = 600  # about two lines of a wide terminal, a little more on a narrow one
+
+
 def _error(message: str, debug: bool, exc: Optional[BaseException] = None) -> None:
     if debug and exc is not None:
         traceback.print_exception(type(exc), exc, exc.__traceback__)
-    sys.stderr.write(f"{PROG}: {_one_line(message)}\n")
+    text = _one_line(message)
+    if len(text) > _MESSAGE_MAX and not debug:
+        # Never pour a file's contents into the terminal (or a log) through an error.
+        more = len(text) - _MESSAGE_MAX
+        text = f"{text[:_MESSAGE_MAX]}... ({more:,} more characters; --debug shows all)"
+    sys.stderr.write(f"{PROG}: {text}\n")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

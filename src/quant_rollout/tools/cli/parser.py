@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import re
 import textwrap
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, NoReturn, Sequence, Tuple
 
 from ..._version import __version__
 from .common import (
@@ -32,6 +34,7 @@ from .status import (
 from .verbs import (
     _cmd_verb,
 )
+from .watch import _add_watch_arguments, _cmd_watch
 
 __all__: list[str] = []
 
@@ -43,6 +46,36 @@ class _Formatter(argparse.HelpFormatter):
 
 class _TopFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
     """Keeps the epilog's examples as written."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with "did you mean" for a mistyped command or option."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(message + _did_you_mean(self, message))
+
+
+def _did_you_mean(parser: argparse.ArgumentParser, message: str) -> str:
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        known = re.findall(r"'([^']*)'", choice.group(2)) or choice.group(2).split(", ")
+        close = difflib.get_close_matches(choice.group(1), known, n=1, cutoff=0.6)
+        return f"; did you mean {close[0]!r}?" if close else ""
+    unknown = re.match(r"unrecognized arguments: (.*)", message)
+    if unknown:
+        options = set(parser._option_string_actions)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    options.update(sub._option_string_actions)
+        hints = []
+        for word in unknown.group(1).split():
+            if word.startswith("-") and word not in options:
+                close = difflib.get_close_matches(word.split("=")[0], sorted(options), n=1)
+                if close:
+                    hints.append(f"{close[0]} (not {word})")
+        return f"; did you mean {', '.join(hints)}?" if hints else ""
+    return ""
 
 
 def _parents() -> Dict[str, argparse.ArgumentParser]:
@@ -87,12 +120,15 @@ def _parents() -> Dict[str, argparse.ArgumentParser]:
     t.add_argument("--size", metavar="COL", help="the size (capital at risk) column")
     t.add_argument("--time", metavar="COL", help="the opening-time column")
     t.add_argument("--skip-bad", action="store_true", help="skip and count unreadable rows")
+    t.add_argument(
+        "--strategy", metavar="NAME", help="freqtrade: the strategy to read (results or database)"
+    )
     return {"rollout": rollout, "debug": debug, "verb": verb, "confirm": confirm, "trades": trades}
 
 
 def _parser() -> argparse.ArgumentParser:
     p = _parents()
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         formatter_class=_TopFormatter,
         description="See and steer a staged rollout of a trading bot's parameters.",
@@ -266,4 +302,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     it.add_argument("--force", action="store_true", help="overwrite an existing file")
     it.set_defaults(run=_cmd_init)
+
+    wa = add(
+        "watch",
+        "send each new history event to Telegram, Slack, e-mail... (needs the alerts extra)",
+        ["rollout", "debug"],
+        "Follow the rollout's history and send each new event (an advance, a veto window "
+        "opening with its deadline, a kill with its reason, every operator action) through "
+        "Apprise to the URLs in $QUANT_ROLLOUT_ALERTS or --alerts-config. What was sent is "
+        "remembered beside the history, so a restarted watcher neither loses nor repeats "
+        "an event (one in flight at a crash is resent, marked as such).",
+    )
+    _add_watch_arguments(wa)
+    wa.set_defaults(run=_cmd_watch)
     return parser

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from ..config import LoadedConfig, as_loaded_config, load_config, parse_duration
 from .common import (
@@ -57,6 +58,22 @@ def _progress_bar() -> Optional[Callable[[int, int], None]]:
     return show
 
 
+def _detected(history: Any) -> str:
+    """What was read, as found: the format, the strategy, the columns and the count."""
+    read = history.format
+    if history.read_from is not None:
+        read += f" (the latest result: {os.path.basename(history.read_from)})"
+    if history.strategy is not None:
+        read += f", strategy {history.strategy}"
+    skipped = f", {len(history.skipped)} bad rows skipped" if history.skipped else ""
+    columns = (
+        f"; pnl {history.pnl_column}, size {history.size_column}, time {history.time_column}"
+        if history.pnl_column is not None
+        else ""
+    )
+    return f"read {history.source} as {read}: {len(history.trades)} trades{skipped}{columns}"
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     try:
         from ..replay import format_summary, format_timeline, replay
@@ -88,9 +105,21 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.json:
         data = result.to_dict()
         data["skipped_rows"] = [dataclasses.asdict(s) for s in history.skipped]
+        data["trades_file"] = {
+            "source": history.source,
+            "read_from": history.read_from,
+            "format": history.format,
+            "strategy": history.strategy,
+            "trades": len(history.trades),
+            "pnl_column": history.pnl_column,
+            "size_column": history.size_column,
+            "time_column": history.time_column,
+        }
         data["plot"] = None if plotted is None else str(plotted)
         _dump(data)
         return EXIT_OK
+    _out(_detected(history))
+    _out()
     _out(format_timeline(result))
     _out()
     _out(format_summary(result))

@@ -134,9 +134,10 @@ def _actor(args: argparse.Namespace) -> str:
 
 def _read_trades(path: str, args: argparse.Namespace) -> Any:
     try:
-        from ..importers import read_trades
+        from ..importers import _read_trades as read_trades
     except ImportError as exc:  # pragma: no cover - the importers ship with the package
         raise _CommandError(f"reading trade files is not available here ({exc})") from exc
+    # The importer's command-line spelling: its advice names --skip-bad, --strategy...
     return read_trades(
         path,
         format=args.format,
@@ -144,4 +145,5 @@ def _read_trades(path: str, args: argparse.Namespace) -> Any:
         size=args.size,
         time=args.time,
         skip_bad=args.skip_bad,
+        strategy=args.strategy,
     )
