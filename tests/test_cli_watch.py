@@ -287,3 +287,19 @@ def test_a_mistyped_command_or_flag_gets_a_suggestion(
 ) -> None:
     assert main(argv) == 2
     assert capsys.readouterr().err.rstrip().endswith(hint)
+
+
+def test_the_command_line_loads_apprise_only_when_watch_sends() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from quant_rollout.tools.cli import main; main(['--help']) if False "
+            "else None; import quant_rollout.tools.watch; print('apprise' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+    )
+    assert done.stdout.strip() == "False"

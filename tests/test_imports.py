@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-LAZY_MODULES = ("quant_rollout.planning", "matplotlib", "tomli", "tomllib")
+LAZY_MODULES = ("quant_rollout.planning", "matplotlib", "tomli", "tomllib", "apprise")
 
 
 def _python(code: str) -> str:

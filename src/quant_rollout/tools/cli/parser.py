@@ -152,7 +152,9 @@ def _parser() -> argparse.ArgumentParser:
         "--rollout", metavar="MOD:FUNC", help="the bot's Rollout factory (also after COMMAND)"
     )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", title="commands", parser_class=argparse.ArgumentParser
+    )
     sub.required = True
 
     def add(name: str, help_: str, parents: Sequence[str], description: str = "") -> Any:
