@@ -306,3 +306,23 @@ def test_the_command_line_loads_apprise_only_when_watch_sends() -> None:
         env={**os.environ, "PYTHONPATH": str(SRC)},
     )
     assert done.stdout.strip() == "False"
+
+
+def test_a_secrets_file_given_as_configuration_echoes_no_key(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secrets = cfg.parent / "config.json"
+    secrets.write_text(
+        json.dumps({"exchange": {"key": "sk-live-7f3a9c0d", "secret": "hunter2hunter2"}}),
+        encoding="utf-8",
+    )
+    env = cfg.parent / "secrets.toml"
+    env.write_text('api_key = "sk-live-7f3a9c0d"\n', encoding="utf-8")
+
+    for path in (secrets, env):
+        assert main(["validate", str(path)]) == 2
+        assert main(["--config", str(path), "status"]) == 2
+        out, err = capsys.readouterr()
+        assert "sk-live" not in out + err
+        assert "hunter2" not in out + err
+        assert "not shown" in out + err

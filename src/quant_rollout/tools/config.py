@@ -339,8 +339,22 @@ def _unknown_key(problems: _Problems, path: str, key: object, value: object, kno
             hint = f"did you mean {close[0]!r}? "
     problems.add(
         _join(path, str(key)),
-        f"unknown key (value {value!r}); {hint}known keys: {', '.join(names)}",
+        f"unknown key (value {_unknown_value(value)}); {hint}known keys: {', '.join(names)}",
     )
+
+
+def _unknown_value(value: object) -> str:
+    """A key this file should not have may be a secret (an API key in the wrong file):
+    show a number as it is, and text or a table only by its size."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return f"text of {len(value)} characters, not shown"
+    if isinstance(value, Mapping):
+        return f"a table of {len(value)} keys, not shown"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} items, not shown"
+    return f"a {type(value).__name__}, not shown"
 
 
 def _check_table(problems: _Problems, path: str, value: object) -> bool:
