@@ -51,9 +51,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from .._files import write_atomic
 from ..errors import AlertError, HistoryError
 from ..storage.history import GENESIS_HASH, HistoryRecord, parse_line
-from ..storage.store import write_atomic
 
 __all__ = [
     "ALERTS_ENV",
