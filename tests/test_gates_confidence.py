@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from helpers import T0
 from quant_rollout import ManualClock, Rollout, RolloutAction, Stage, TradeOutcome
-from quant_rollout import gates as gates_module
+from quant_rollout.gates import text as gates_text
+from quant_rollout.gates import win_rate as gates_win_rate
 from quant_rollout.engine.machine import RolloutConfig, decide, gate_tracker_key
 from quant_rollout.engine.state import RolloutState
 from quant_rollout.errors import ConfigError, ConfigFileError
@@ -124,8 +125,8 @@ def test_win_rate_verdict_is_the_e_value_test(bar: float, confidence: float) -> 
 def test_beyond_the_tables_the_e_values_are_evaluated_directly(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(gates_module, "_TABLE_LIMIT", 50)
-    monkeypatch.setattr(gates_module, "_TABLES", {})
+    monkeypatch.setattr(gates_win_rate, "_TABLE_LIMIT", 50)
+    monkeypatch.setattr(gates_win_rate, "_TABLES", {})
     level = math.log(20)
     for n in (49, 50, 80):
         for wins in range(n + 1):
@@ -153,16 +154,16 @@ def _rejects_along_the_observed_rate(wins: int, n: int, more: int) -> bool:
 def test_trades_to_go_is_the_first_count_at_which_the_observed_rate_would_pass(
     wins: int, n: int
 ) -> None:
-    more = gates_module._win_rate_trades_to_pass(wins, n, 0.55, 0.95)
+    more = gates_win_rate._win_rate_trades_to_pass(wins, n, 0.55, 0.95)
     assert more is not None
     assert _rejects_along_the_observed_rate(wins, n, more)
     assert not any(_rejects_along_the_observed_rate(wins, n, m) for m in range(more))
 
 
 def test_trades_to_go_is_rounded_past_a_hundred() -> None:
-    assert gates_module._about(87) == "87"
-    assert gates_module._about(1234) == "1,200"
-    assert gates_module._about(299) == "300"
+    assert gates_text.about(87) == "87"
+    assert gates_text.about(1234) == "1,200"
+    assert gates_text.about(299) == "300"
 
 
 def test_an_observed_rate_at_or_below_the_bar_would_never_pass() -> None:
@@ -197,7 +198,7 @@ def test_cannot_pass_reason_shows_the_upper_bound_below_the_bar() -> None:
 
 
 def test_bounds_that_print_equal_to_the_bar_get_more_digits() -> None:
-    assert gates_module._below(0.54996, 0.55, 3) == "0.54996 < 0.55000"
+    assert gates_text.below(0.54996, 0.55, 3) == "0.54996 < 0.55000"
 
 
 @settings(max_examples=60, deadline=None)
