@@ -29,12 +29,12 @@ from quant_rollout import (
     TradeOutcome,
     WinRateCusum,
 )
-from quant_rollout import kill as kill_module
 from quant_rollout.engine.machine import RolloutConfig
 from quant_rollout.errors import ConfigError, ConfigFileError
 from quant_rollout.evidence import EvidenceFeed, StageEvidence
 from quant_rollout.gates import GateProof
 from quant_rollout.kill import KillCriterionStatus
+from quant_rollout.kill import win_rate_cusum as kill_wr
 from quant_rollout.stats import (
     BernoulliCusum,
     EvCusum,
@@ -68,9 +68,9 @@ def test_win_rate_cusum_solves_its_threshold_exactly_and_caches_it() -> None:
     h = cusum_threshold(0.65, 0.45, horizon=300, false_alarm_prob=0.01)
     assert c.threshold(0.65) == h
     assert cusum_alarm_probability(0.65, 0.45, h, 0.65, 300) <= 0.01
-    info = kill_module._win_rate_threshold.cache_info()
+    info = kill_wr._win_rate_threshold.cache_info()
     c.threshold(0.65)
-    assert kill_module._win_rate_threshold.cache_info().hits == info.hits + 1
+    assert kill_wr._win_rate_threshold.cache_info().hits == info.hits + 1
 
 
 def test_win_rate_cusum_runs_the_stats_chart_trade_by_trade() -> None:

@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from .criterion import AfterDays, AtLeast, Criterion, EvidenceView, Measure, PlanContext
-from .criterion import PlanModel, Verdict
+from .criterion import (
+    AfterDays,
+    AtLeast,
+    Criterion,
+    EvidenceView,
+    Measure,
+    PlanContext,
+    PlanModel,
+    Verdict,
+)
 from .results import CriterionProgress
 from .text import distinct
 

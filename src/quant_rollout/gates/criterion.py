@@ -27,7 +27,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Optional, Protocol, Sequence, Union, runtime_checkable
+from typing import Any, Callable, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
 
 from ..metrics import Metrics
 from ..trades import TradeOutcome
@@ -198,9 +198,14 @@ class SequentialTest:
 
 @dataclass(frozen=True)
 class NotPlanned:
-    """A criterion the planner leaves out, and why (said in the report)."""
+    """A criterion the planner leaves out at a stage.
 
-    why: str
+    ``why``: the reason, said as "<names> left out: <why>" (criteria left out for the
+    same reason are named together); None when ``notes`` say it all.
+    """
+
+    why: Optional[str]
+    notes: Tuple[str, ...] = ()
 
 
 PlanModel = Union[AtLeast, WinsTest, AfterDays, SequentialTest, NotPlanned, Any]

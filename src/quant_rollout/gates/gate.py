@@ -315,12 +315,10 @@ class Gate:
         verdicts = [c.verdict(view) for c, view in views]
         verdict = _aggregate(verdicts)
         if verdict is not GateVerdict.PASS:
-            wanted = (
-                (lambda v: v is Verdict.CANNOT_BE_MET)
-                if verdict is GateVerdict.CANNOT_PASS
-                else (lambda v: v is not Verdict.MET)
-            )
-            i = next(i for i, v in enumerate(verdicts) if wanted(v))
+            if verdict is GateVerdict.CANNOT_PASS:
+                i = verdicts.index(Verdict.CANNOT_BE_MET)
+            else:
+                i = next(i for i, v in enumerate(verdicts) if v is not Verdict.MET)
             (c, view), estimate = views[i], verdict is GateVerdict.NOT_YET
             return GateResult(verdict, c.explain(view, verdicts[i], estimate=estimate))
         said = [c.explain(view, Verdict.MET) for c, view in views]
@@ -356,9 +354,7 @@ class Gate:
         views = self._views(metrics, days_since_prev, tracker)
         return tuple(c.progress(view) for c, view in views)
 
-    def proof(
-        self, metrics: Metrics, *, tracker: Optional[AnyGateTracker] = None
-    ) -> GateProof:
+    def proof(self, metrics: Metrics, *, tracker: Optional[AnyGateTracker] = None) -> GateProof:
         """What ``metrics`` (and ``tracker``) show, to record when this gate is passed.
 
         The win-rate bound is at this gate's confidence with its own test's prior when

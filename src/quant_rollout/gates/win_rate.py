@@ -22,8 +22,16 @@ from ..stats import (
     win_rate_upper_log_e_value,
     win_rate_upper_rejection_boundary,
 )
-from .criterion import AtLeast, Criterion, EvidenceView, Measure, PlanContext, PlanModel, Verdict
-from .criterion import WinsTest
+from .criterion import (
+    AtLeast,
+    Criterion,
+    EvidenceView,
+    Measure,
+    PlanContext,
+    PlanModel,
+    Verdict,
+    WinsTest,
+)
 from .results import CriterionProgress
 from .text import at_least, below, more_trades_text, percent
 
@@ -124,8 +132,6 @@ def _win_rate_trades_to_pass(wins: int, n: int, bar: float, confidence: float) -
         else:
             low = middle
     return high
-
-
 
 
 @functools.lru_cache(maxsize=4096)
