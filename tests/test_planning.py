@@ -32,20 +32,19 @@ from quant_rollout import (
 )
 from quant_rollout.engine.machine import RolloutConfig
 from quant_rollout.errors import ConfigError
-from quant_rollout.kill import MaxConsecutiveLosses, MaxDrawdown, WinRateCusum
+from quant_rollout.gates import BettingScan, PlanContext
+from quant_rollout.kill import KillModel, MaxConsecutiveLosses, MaxDrawdown, WinRateCusum
+from quant_rollout.kill.models import Drawdown, LossChain
 from quant_rollout.metrics import MetricsAccumulator
-from quant_rollout.planning import (
-    _Bernoulli,
-    _BettingScan,
-    _Bootstrap,
-    _chain_alarm_cdf,
-    _CusumScan,
-    _DrawdownScan,
-    _Run,
-    _StreakScan,
-    _WindowEv,
-    _WindowWins,
-)
+from quant_rollout.planning.exact import chain_alarm_cdf as _chain_alarm_cdf
+from quant_rollout.planning.runs import Bernoulli as _Bernoulli
+from quant_rollout.planning.runs import Bootstrap as _Bootstrap
+from quant_rollout.planning.runs import Run as _Run
+from quant_rollout.planning.scans import CusumScan as _CusumScan
+from quant_rollout.planning.scans import DrawdownScan as _DrawdownScan
+from quant_rollout.planning.scans import StreakScan as _StreakScan
+from quant_rollout.planning.scans import WindowEv as _WindowEv
+from quant_rollout.planning.scans import WindowWins as _WindowWins
 from quant_rollout.stats import (
     BernoulliCusum,
     EVBettingTest,
@@ -332,7 +331,7 @@ def test_bernoulli_draws_win_at_the_true_rate() -> None:
 def test_window_scans_fire_where_the_real_kill_switch_trips() -> None:
     payoff = Payoff(win=0.7, loss=1.0, size=3.0)
     kill = KillSwitch(wr_lookback=20, wr_threshold=0.5, ev_lookback=40, ev_threshold=0.0)
-    from quant_rollout.planning import _window_least_wins
+    from quant_rollout.planning.exact import window_least_wins as _window_least_wins
 
     wr_least = _window_least_wins(20, lambda m: not m.win_rate < 0.5, payoff)
     ev_least = _window_least_wins(40, lambda m: not m.ev_per_dollar < 0.0, payoff)
@@ -354,6 +353,9 @@ def test_cusum_streak_and_drawdown_scans_fire_where_the_real_trackers_do() -> No
     cusum = WinRateCusum(unacceptable=0.45, expected=0.6, trades_between_false_kills=500)
     chart = BernoulliCusum(0.6, 0.45, cusum.threshold(0.6))
     units = (chart.scores.win_units, chart.scores.loss_units, chart.threshold_units)
+    model = cusum.plan_model(PlanContext())
+    assert isinstance(model, KillModel)
+    assert model.shape == LossChain(*units)
     horizon = 400
     for run in _runs(0.5, 60, horizon, payoff):
         trades = _trades(run)
@@ -361,7 +363,9 @@ def test_cusum_streak_and_drawdown_scans_fire_where_the_real_trackers_do() -> No
         streak = MaxConsecutiveLosses(5)
         assert _first(_StreakScan(5), run, horizon) == _tracker_first(streak, trades)
         for drawdown in (MaxDrawdown(loss=15.0), MaxDrawdown(fraction=0.3, capital=40.0)):
-            found = _first(_DrawdownScan(drawdown), run, horizon)
+            model = drawdown.plan_model(PlanContext())
+            assert isinstance(model, KillModel) and isinstance(model.shape, Drawdown)
+            found = _first(_DrawdownScan(model.shape), run, horizon)
             assert found == _tracker_first(drawdown, trades)
 
 
@@ -384,8 +388,8 @@ def test_betting_scan_rejects_at_the_same_trade_as_the_gates_ev_test() -> None:
                 if tracker.passes:
                     expected = n
                     break
-            scan = _BettingScan(0.02, 1.0, 0.95, 0.5)
-            held = scan.holds(run, 1, 600)
+            scan = BettingScan(0.02, 1.0, 0.95, 0.5)
+            held = scan.holds(run.pnl, run.size, 1, 600)
             assert (None if held.find(1) < 0 else held.find(1) + 1) == expected
             checked += expected is not None
     assert checked > 10
@@ -405,7 +409,7 @@ def test_betting_scan_matches_ev_betting_test_on_long_paths() -> None:
                 break
         run = _Run(random.Random(0), _Bernoulli(0.5, Payoff(), sums=False, trades=False))
         run.pnl, run.size = pnls, sizes
-        held = _BettingScan(0.0, 1.0, 0.9, 0.5).holds(run, 1, 1500)
+        held = BettingScan(0.0, 1.0, 0.9, 0.5).holds(run.pnl, run.size, 1, 1500)
         assert (None if held.find(1) < 0 else held.find(1) + 1) == expected
 
 
@@ -697,7 +701,7 @@ def test_exact_plan_of_five_win_rates_over_2000_trades_is_fast() -> None:
 
 
 def test_metrics_of_the_payoff_model_are_the_rollouts_metrics() -> None:
-    from quant_rollout.planning import _metrics_for
+    from quant_rollout.planning.exact import metrics_for as _metrics_for
 
     payoff = Payoff(win=0.3, loss=0.7, size=1.1)
     for n, wins in ((1, 0), (7, 3), (100, 61)):
@@ -728,7 +732,7 @@ def test_readme_side_by_side_table_holds_the_figures_of_the_plans_above_it() -> 
 
 def test_daily_loss_scan_fires_where_the_real_tracker_does() -> None:
     from quant_rollout.kill import MaxDailyLoss
-    from quant_rollout.planning import _DailyLossScan
+    from quant_rollout.planning.scans import DailyLossScan as _DailyLossScan
 
     midnight = 1_777_593_600  # 2026-05-01T00:00:00Z
     pace, horizon = 7.5, 400
@@ -751,7 +755,7 @@ def test_a_stage_reached_only_by_promote_has_no_gate_rows() -> None:
     assert "gate 0 (baseline) -> 1 (s1): none (reached only by promote)" in format_plan(report)
 
 
-def test_drop_to_adds_a_detection_row_and_custom_criteria_are_named() -> None:
+def test_drop_to_adds_a_detection_row_and_custom_criteria_are_simulated() -> None:
     class Custom:
         name = "my_check"
 
@@ -764,7 +768,9 @@ def test_drop_to_adds_a_detection_row_and_custom_criteria_are_named() -> None:
     assert [r.level for r in k.detection] == [0.4]
     assert k.detection[0].probability > k.rows[0].probability
     assert not k.detection[0].false_alarm
-    assert any(n.startswith("my_check left out") for n in k.notes)
+    # A custom criterion has no model: it is simulated (asked after every trade).
+    assert "my_check has no exact model: simulated, asked after every trade" in k.notes
+    assert k.kill_switch == "win_rate(20) < 0.5 or ev_per_dollar(100) < 0.025 or my_check"
 
 
 def test_streak_and_lone_cusum_kill_switches_are_exact() -> None:

@@ -107,4 +107,4 @@ class MinDaysAfterPrev(Criterion):
         return f"days_since_prev>={self.days:.6g}"
 
     def plan_model(self, context: PlanContext) -> PlanModel:
-        return AfterDays(float(self.days))
+        return AfterDays(float(self.days), f"min_days_after_prev={self.days:g}")

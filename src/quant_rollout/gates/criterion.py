@@ -169,9 +169,13 @@ class WinsTest:
 
 @dataclass(frozen=True)
 class AfterDays:
-    """A gate criterion met once ``days`` days have passed (needs a trading pace)."""
+    """A gate criterion met once ``days`` days have passed (needs a trading pace).
+
+    ``label`` names the setting in the report's note when there is no pace.
+    """
 
     days: float
+    label: str
 
 
 class SequentialScan(Protocol):

@@ -1,0 +1,105 @@
+"""What every part of a plan shares: the configuration, the payoff, the horizon and
+the Monte Carlo settings, and how a row is made from simulated runs."""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from ..engine.machine import RolloutConfig
+from .payoff import Payoff
+from .report import MONTE_CARLO, PlanRow, cdf_from_times, make_row
+from .runs import Bernoulli, Bootstrap, GateRule, Source, simulate
+
+__all__ = ["PlanSetting"]
+
+
+class PlanSetting:
+    """The settings of one :func:`~quant_rollout.planning.plan` call.
+
+    ``sample`` is the trade history to bootstrap from, as (returns per dollar, sizes),
+    or None.
+    """
+
+    def __init__(
+        self,
+        config: RolloutConfig,
+        payoff: Payoff,
+        horizon: int,
+        trades_per_day: Optional[float],
+        paths: int,
+        seed: int,
+        sample: Optional[Tuple[List[float], List[float]]],
+    ) -> None:
+        self.config = config
+        self.payoff = payoff
+        self.horizon = horizon
+        self.tpd = trades_per_day
+        self.paths = paths
+        self.seed = seed
+        self.sample = sample
+
+    def bernoulli(self, p: float, *, sums: bool, trades: bool) -> Callable[[], Source]:
+        """A source of trades winning with probability ``p`` under the payoff."""
+        payoff = self.payoff
+
+        def source() -> Source:
+            return Bernoulli(p, payoff, sums=sums, trades=trades)
+
+        return source
+
+    def bootstrap(self, ev: float) -> Callable[[], Source]:
+        """A source resampling the trade history, shifted to EV per dollar ``ev``."""
+        assert self.sample is not None
+        returns, sizes = self.sample
+
+        def source() -> Source:
+            return Bootstrap(returns, sizes, ev)
+
+        return source
+
+    def monte_carlo_row(
+        self,
+        rule: GateRule,
+        level: float,
+        label: str,
+        *,
+        false_alarm: bool,
+        measure: str = "ev_per_dollar",
+        min_days: float = 0.0,
+        source: Optional[Callable[[], Source]] = None,
+    ) -> PlanRow:
+        """A row of a gate rule simulated ``paths`` times (bootstrap runs by default)."""
+        (times,) = simulate(
+            source or self.bootstrap(level), rule, self.horizon, self.paths, self.seed, label
+        )
+        return make_row(
+            cdf_from_times(times, self.horizon),
+            level=level,
+            measure=measure,
+            method=MONTE_CARLO,
+            false_alarm=false_alarm,
+            paths=self.paths,
+            error_bound=0.0,
+            trades_per_day=self.tpd,
+            min_days=min_days,
+        )
+
+    def kill_row(
+        self,
+        cdf: Sequence[float],
+        level: float,
+        measure: str,
+        method: str,
+        tolerated: Optional[float],
+    ) -> PlanRow:
+        """A kill switch's row: a kill at or above the tolerated level is false."""
+        return make_row(
+            list(cdf),
+            level=level,
+            measure=measure,
+            method=method,
+            false_alarm=tolerated is not None and level >= tolerated,
+            paths=self.paths,
+            error_bound=0.0,
+            trades_per_day=self.tpd,
+        )
