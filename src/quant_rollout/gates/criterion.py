@@ -27,7 +27,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Optional, Protocol, Sequence, Tuple, Union, runtime_checkable
+from typing import (
+    Any,
+    Callable,
+    NamedTuple,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    Union,
+    runtime_checkable,
+)
 
 from ..metrics import Metrics
 from ..trades import TradeOutcome
@@ -99,9 +109,10 @@ class CriterionTracker(Protocol):
     def add(self, trade: TradeOutcome) -> None: ...
 
 
-@dataclass(frozen=True)
-class EvidenceView:
+class EvidenceView(NamedTuple):
     """What a criterion is judged on; the criterion never fetches anything else.
+
+    Immutable (a named tuple: built on every tick for every criterion, so cheap).
 
     Attributes:
         metrics: the window's metrics (all its trades).

@@ -201,7 +201,12 @@ class KillTrackerBase:
     def add(self, trade: TradeOutcome) -> None:
         raise NotImplementedError
 
+    def state(self) -> Verdict:
+        """The verdict alone: cheap, asked on every tick."""
+        raise NotImplementedError
+
     def judge(self) -> Judgement:
+        """The verdict with its reason (or where the criterion stands)."""
         raise NotImplementedError
 
     def progress(self) -> Optional[Tuple[float, float]]:
@@ -210,8 +215,9 @@ class KillTrackerBase:
 
     def verdict(self) -> TrippedReason:
         """``(tripped, reason)``, reason None when not tripped (0.2's form)."""
-        judgement = self.judge()
-        return (True, judgement.reason) if judgement.met else (False, None)
+        if self.state() is not Verdict.MET:
+            return False, None
+        return True, self.judge().reason
 
     def describe(self) -> str:
         """Where the criterion stands, one sentence."""
@@ -233,6 +239,9 @@ class Idle(KillTrackerBase):
 
     def add(self, trade: TradeOutcome) -> None:
         pass
+
+    def state(self) -> Verdict:
+        return Verdict.OFF
 
     def judge(self) -> Judgement:
         return Judgement(Verdict.OFF, self.why)
@@ -266,12 +275,12 @@ def tracker_of(criterion: Any, proof: Optional[GateProof]) -> KillTracker:
     return _BatchTracker(criterion)
 
 
-def judge_tracker(name: str, tracker: object) -> Judgement:
+def judge_tracker(name: str, tracker: object, *, describe: bool = True) -> Judgement:
     """The Judgement of a kill criterion's tracker, whichever protocol it follows.
 
     A :class:`KillTrackerBase` answers itself; a 0.2-style tracker's ``(tripped,
     reason)`` is checked and turned into MET or NOT_MET (with its ``describe()``, if
-    it has one, as where it stands).
+    it has one and ``describe`` is set, as where it stands).
 
     Raises:
         ConfigError: a tracker that answers something else than ``(bool, str|None)``.
@@ -292,8 +301,8 @@ def judge_tracker(name: str, tracker: object) -> Judgement:
     tripped, reason = result
     if tripped:
         return Judgement(Verdict.MET, reason or f"{name} tripped")
-    describe = getattr(tracker, "describe", None)
-    return Judgement(Verdict.NOT_MET, str(describe()) if callable(describe) else "")
+    where = getattr(tracker, "describe", None) if describe else None
+    return Judgement(Verdict.NOT_MET, str(where()) if callable(where) else "")
 
 
 # ----------------------------------------------------------------------------- the built-in base
@@ -338,7 +347,7 @@ class BuiltInKillCriterion(Criterion):
         return tracker
 
     def verdict(self, view: EvidenceView) -> Verdict:
-        return self._tracker_in(view).judge().verdict
+        return self._tracker_in(view).state()
 
     def explain(self, view: EvidenceView, verdict: Verdict, *, estimate: bool = False) -> str:
         return self._tracker_in(view).judge().reason

@@ -270,6 +270,14 @@ class _EvCusumTracker(KillTrackerBase):
             f"({run}expected {self.expected:.4f}, unacceptable {self.criterion.unacceptable:.4f})"
         )
 
+    def state(self) -> Verdict:
+        if self.broken is not None:
+            return Verdict.OFF
+        chart = self.chart
+        if chart is None:
+            return Verdict.WAITING
+        return Verdict.MET if chart.alarmed else Verdict.NOT_MET
+
     def judge(self) -> Judgement:
         if self.broken is not None:
             return Judgement(Verdict.OFF, self.broken)

@@ -123,6 +123,9 @@ class _DrawdownTracker(KillTrackerBase):
                 )
         return None
 
+    def state(self) -> Verdict:
+        return Verdict.NOT_MET if self.reason is None else Verdict.MET
+
     def judge(self) -> Judgement:
         if self.reason is not None:
             return Judgement(Verdict.MET, self.reason)
@@ -182,6 +185,9 @@ class _StreakTracker(KillTrackerBase):
         self.n += 1
         self.streak = 0 if trade.pnl > 0 else self.streak + 1
         self.tripped = self.streak >= self.criterion.losses
+
+    def state(self) -> Verdict:
+        return Verdict.MET if self.tripped else Verdict.NOT_MET
 
     def judge(self) -> Judgement:
         if not self.tripped:
@@ -257,6 +263,9 @@ class _DailyLossTracker(KillTrackerBase):
     def _date(self) -> str:
         assert self.day is not None
         return format_instant(self.day * _DAY_US)[:10]
+
+    def state(self) -> Verdict:
+        return Verdict.MET if self.tripped else Verdict.NOT_MET
 
     def judge(self) -> Judgement:
         if not self.tripped:

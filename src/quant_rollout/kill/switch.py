@@ -137,9 +137,13 @@ class KillSwitch:
         return out
 
     def _judgements(
-        self, trackers: Mapping[TrackerKey, object], metrics: Callable[[], Metrics]
+        self, trackers: Mapping[TrackerKey, object], metrics: Callable[[], Metrics], *, explain: bool
     ) -> Iterator[Tuple[int, Optional[Judgement]]]:
-        """Each criterion's judgement, in order, asked lazily (None: its tracker is missing)."""
+        """Each criterion's judgement, in order, asked lazily (None: its tracker is missing).
+
+        Without ``explain`` only a met criterion's reason is worked out (a tick prints
+        no other); ``status`` asks for every one.
+        """
         view_metrics: Optional[Metrics] = None
         for i, c in enumerate(self.criteria):
             tracker = trackers.get(kill_tracker_key(i))
@@ -148,15 +152,19 @@ class KillSwitch:
             elif isinstance(c, Criterion):
                 if view_metrics is None:
                     view_metrics = metrics()
-                yield i, c.judge(EvidenceView(view_metrics, tracker))
+                view = EvidenceView(view_metrics, tracker)
+                verdict = c.verdict(view)
+                # Only a met criterion's reason is printed on a tick: explain it then.
+                said = explain or verdict is Verdict.MET
+                yield i, Judgement(verdict, c.explain(view, verdict) if said else "")
             else:
-                yield i, judge_tracker(criterion_name(c), tracker)
+                yield i, judge_tracker(criterion_name(c), tracker, describe=explain)
 
     def _first_met(
         self, trackers: Mapping[TrackerKey, object], metrics: Callable[[], Metrics]
     ) -> TrippedReason:
         """The first criterion that is met (the switch trips), as ``(tripped, reason)``."""
-        for i, judgement in self._judgements(trackers, metrics):
+        for i, judgement in self._judgements(trackers, metrics, explain=False):
             if judgement is None:
                 raise ConfigError(
                     f"the evidence has no tracker for kill criterion {i} "
@@ -177,7 +185,7 @@ class KillSwitch:
     def criteria_status(self, evidence: StageEvidence) -> Tuple[KillCriterionStatus, ...]:
         """Where each of :attr:`criteria` stands on a stage's evidence."""
         out = []
-        for i, judgement in self._judgements(evidence.trackers, evidence.metrics):
+        for i, judgement in self._judgements(evidence.trackers, evidence.metrics, explain=True):
             name = criterion_name(self.criteria[i])
             if judgement is None:
                 out.append(KillCriterionStatus(name, "not running", "no tracker"))

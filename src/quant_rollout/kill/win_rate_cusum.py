@@ -216,6 +216,9 @@ class _WinRateCusumTracker(KillTrackerBase):
             f"({run}expected {self.expected:.3f}, unacceptable {self.criterion.unacceptable:.3f})"
         )
 
+    def state(self) -> Verdict:
+        return Verdict.MET if self.chart.alarmed else Verdict.NOT_MET
+
     def judge(self) -> Judgement:
         chart = self.chart
         if not chart.alarmed:
