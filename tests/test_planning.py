@@ -364,7 +364,8 @@ def test_cusum_streak_and_drawdown_scans_fire_where_the_real_trackers_do() -> No
         assert _first(_StreakScan(5), run, horizon) == _tracker_first(streak, trades)
         for drawdown in (MaxDrawdown(loss=15.0), MaxDrawdown(fraction=0.3, capital=40.0)):
             model = drawdown.plan_model(PlanContext())
-            assert isinstance(model, KillModel) and isinstance(model.shape, Drawdown)
+            assert isinstance(model, KillModel)
+            assert isinstance(model.shape, Drawdown)
             found = _first(_DrawdownScan(model.shape), run, horizon)
             assert found == _tracker_first(drawdown, trades)
 
