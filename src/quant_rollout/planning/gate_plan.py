@@ -173,27 +173,26 @@ def _wins_tests_least_wins(model: GateModel, horizon: int) -> Optional[List[int]
     return least_wins(horizon, holds)
 
 
-def plan_gate(
-    setting: PlanSetting,
-    before: Stage,
-    after: Stage,
-    rates: Sequence[float],
-    evs: Sequence[float],
-) -> GatePlan:
-    """The plan of the gate into ``after``, judged on the trades of ``before``."""
-    gate = after.gate
-    if gate is None:
-        return GatePlan(before.label, after.label, None, None, None, (), (), ())
-    model = gate_model(gate, setting.payoff, setting.tpd)
-    horizon = setting.horizon
-    least = _counts_least_wins(model, setting.payoff, horizon)
-    tpd = setting.tpd
+def _lazy_scans(
+    model: GateModel, trades_per_day: Optional[float]
+) -> Callable[[], Sequence[GateScan]]:
+    """Fresh scans of the criteria followed only where the cheap ones hold."""
 
-    def lazy_scans() -> Sequence[GateScan]:
+    def make() -> Sequence[GateScan]:
         return (
-            *(SequentialGateScan(make()) for make in model.sequential),
-            *(CriterionGateScan(c, tpd) for c in model.simulated),
+            *(SequentialGateScan(scan()) for scan in model.sequential),
+            *(CriterionGateScan(c, trades_per_day) for c in model.simulated),
         )
+
+    return make
+
+
+def _win_rate_rows(
+    setting: PlanSetting, model: GateModel, num: int, rates: Sequence[float]
+) -> List[PlanRow]:
+    """A row per true win rate: exact when every criterion is, else Monte Carlo."""
+    horizon, tpd = setting.horizon, setting.tpd
+    least = _counts_least_wins(model, setting.payoff, horizon)
 
     def count_scans() -> Sequence[GateScan]:
         return (LeastWins(least),)
@@ -219,48 +218,67 @@ def plan_gate(
             continue
         rows.append(
             setting.monte_carlo_row(
-                GateRule(False, count_scans, lazy_scans),
+                GateRule(False, count_scans, _lazy_scans(model, tpd)),
                 p,
-                f"gate {after.num} win rate {p!r}",
+                f"gate {num} win rate {p!r}",
                 false_alarm=false_alarm,
                 measure="win_rate",
                 min_days=model.min_days,
                 source=setting.bernoulli(p, sums=False, trades=True),
             )
         )
-    ev_rows: List[PlanRow] = []
-    if setting.sample is not None:
-        passes_at_zero = (
-            model.exact and model.n_floor == 0 and _all_met(model.counts, Metrics.empty())
-        )
-        wins_least = _wins_tests_least_wins(model, horizon)
-        floor = max(
-            [model.n_floor]
-            + [math.ceil(bar) for measure, bar in model.at_least if measure is Measure.TRADES]
-        )
-        at_least = [(m, bar) for m, bar in model.at_least if m is not Measure.TRADES]
+    return rows
 
-        def measure_scans() -> Sequence[GateScan]:
-            return (MeasureScan(floor, wins_least, at_least),)
 
-        rule = GateRule(passes_at_zero, measure_scans, lazy_scans)
-        for ev in evs:
-            ev_rows.append(
-                setting.monte_carlo_row(
-                    rule,
-                    ev,
-                    f"gate {after.num} ev {ev!r}",
-                    false_alarm=model.ev_bar is not None and ev <= model.ev_bar,
-                    min_days=model.min_days,
-                )
-            )
+def _ev_rows(
+    setting: PlanSetting, model: GateModel, num: int, evs: Sequence[float]
+) -> List[PlanRow]:
+    """A row per true EV level, by bootstrap of the trade history (none without one)."""
+    if setting.sample is None:
+        return []
+    passes_at_zero = model.exact and model.n_floor == 0 and _all_met(model.counts, Metrics.empty())
+    wins_least = _wins_tests_least_wins(model, setting.horizon)
+    floor = max(
+        [model.n_floor]
+        + [math.ceil(bar) for measure, bar in model.at_least if measure is Measure.TRADES]
+    )
+    at_least = [(m, bar) for m, bar in model.at_least if m is not Measure.TRADES]
+
+    def measure_scans() -> Sequence[GateScan]:
+        return (MeasureScan(floor, wins_least, at_least),)
+
+    rule = GateRule(passes_at_zero, measure_scans, _lazy_scans(model, setting.tpd))
+    return [
+        setting.monte_carlo_row(
+            rule,
+            ev,
+            f"gate {num} ev {ev!r}",
+            false_alarm=model.ev_bar is not None and ev <= model.ev_bar,
+            min_days=model.min_days,
+        )
+        for ev in evs
+    ]
+
+
+def plan_gate(
+    setting: PlanSetting,
+    before: Stage,
+    after: Stage,
+    rates: Sequence[float],
+    evs: Sequence[float],
+) -> GatePlan:
+    """The plan of the gate into ``after``, judged on the trades of ``before``."""
+    gate = after.gate
+    if gate is None:
+        return GatePlan(before.label, after.label, None, None, None, (), (), ())
+    model = gate_model(gate, setting.payoff, setting.tpd)
     return GatePlan(
         from_stage=before.label,
         to_stage=after.label,
         gate=model.text,
         bar=model.bar,
         ev_bar=model.ev_bar,
-        rows=tuple(rows),
-        ev_rows=tuple(ev_rows),
+        rows=tuple(_win_rate_rows(setting, model, after.num, rates)),
+        ev_rows=tuple(_ev_rows(setting, model, after.num, evs)),
         notes=model.notes,
     )

@@ -228,6 +228,45 @@ def _fresh(
     return make
 
 
+def _ev_rows(
+    setting: PlanSetting,
+    models: Sequence[StageKillModel],
+    boot_scans: Sequence[_Factories],
+    evs: Sequence[float],
+) -> Dict[float, List[PlanRow]]:
+    """Each model's row per true EV level, by bootstrap of the trade history (if any)."""
+    by_ev: Dict[float, List[PlanRow]] = {}
+    if setting.sample is None:
+        return by_ev
+    horizon = setting.horizon
+    live = [i for i, m in enumerate(models) if m.text]
+    scans = {k: v for i in live for k, v in boot_scans[i].items()}
+    returns, sizes = setting.sample
+    for ev in evs:
+        rule = KillTables([list(boot_scans[i]) for i in live], _fresh(scans))
+        found = simulate(
+            functools.partial(Bootstrap, returns, sizes, ev),
+            rule,
+            horizon,
+            setting.paths,
+            setting.seed,
+            f"kill ev {ev!r}",
+        )
+        cdf_of = dict(zip(live, (cdf_from_times(t, horizon) for t in found)))
+        never = [0.0] * (horizon + 1)
+        by_ev[ev] = [
+            setting.kill_row(
+                cdf_of.get(i, never),
+                ev,
+                "ev_per_dollar",
+                MONTE_CARLO if i in cdf_of else EXACT,
+                m.ev_tolerated,
+            )
+            for i, m in enumerate(models)
+        ]
+    return by_ev
+
+
 def plan_kills(
     setting: PlanSetting, rates: Sequence[float], evs: Sequence[float], drop: Optional[float]
 ) -> Tuple[KillPlan, ...]:
@@ -286,33 +325,7 @@ def plan_kills(
     for m in models:
         drops += detects(m)
     by_drop = win_rate_rows([d for d in dict.fromkeys(drops) if d not in rates])
-    by_ev: Dict[float, List[PlanRow]] = {}
-    if setting.sample is not None:
-        live = [i for i, m in enumerate(models) if m.text]
-        scans = {k: v for i in live for k, v in keyed[i][1].items()}
-        returns, sizes = setting.sample
-        for ev in evs:
-            rule = KillTables([list(keyed[i][1]) for i in live], _fresh(scans))
-            found = simulate(
-                functools.partial(Bootstrap, returns, sizes, ev),
-                rule,
-                horizon,
-                setting.paths,
-                setting.seed,
-                f"kill ev {ev!r}",
-            )
-            cdf_of = dict(zip(live, (cdf_from_times(t, horizon) for t in found)))
-            never = [0.0] * (horizon + 1)
-            by_ev[ev] = [
-                setting.kill_row(
-                    cdf_of.get(i, never),
-                    ev,
-                    "ev_per_dollar",
-                    MONTE_CARLO if i in cdf_of else EXACT,
-                    m.ev_tolerated,
-                )
-                for i, m in enumerate(models)
-            ]
+    by_ev = _ev_rows(setting, models, [b for _, b in keyed], evs)
     plans = []
     for i, m in enumerate(models):
         plans.append(
