@@ -234,3 +234,44 @@ def test_a_built_in_kill_criterion_left_out_at_a_stage_says_why() -> None:
     assert any("win_rate_cusum left out: not run at a stage" in n for n in stage0.notes)
     assert stage1.kill_switch is not None
     assert stage1.kill_switch.startswith("win_rate_cusum(expected 0.550")
+
+
+# ----------------------------------------------------------------------------- time, passed in
+
+
+@dataclass(frozen=True)
+class NotBefore(Criterion):
+    """A gate criterion that is met but waits: the stage may advance only from ``hour``
+    o'clock UTC (a calendar window, in its simplest form). It reads the time it is
+    given, never a clock."""
+
+    hour: int
+
+    @property
+    def name(self) -> str:
+        return "not_before"
+
+    def verdict(self, view: EvidenceView) -> Verdict:
+        if view.now_us is None:
+            return Verdict.WAITING
+        hour = view.now_us // 3_600_000_000 % 24
+        return Verdict.MET if hour >= self.hour else Verdict.WAITING
+
+    def explain(self, view: EvidenceView, verdict: Verdict, *, estimate: bool = False) -> str:
+        return "" if verdict is Verdict.MET else f"waiting for {self.hour:02d}:00 UTC"
+
+
+def test_a_waiting_criterion_holds_a_rollout_until_the_time_it_is_given() -> None:
+    from quant_rollout import ManualClock, Rollout, RolloutAction
+    from quant_rollout.storage.store import MemoryStore
+
+    gate = Gate(min_n=2, min_ev_per_dollar=None, criteria=(NotBefore(9),))
+    stages = (Stage(0, {"p": 0}), Stage(1, {"p": 1}, gate=gate, name="canary"))
+    clock = ManualClock(T0 + 3600)  # 01:00 UTC
+    rollout = Rollout(stages, OFF, store=MemoryStore(), veto_window_seconds=0, clock=clock)
+    trades = [_t(i, 1.0) for i in range(3)]
+    decision = rollout.tick(trades)
+    assert decision.action is RolloutAction.NOOP
+    assert decision.reason == "gate not yet met: waiting for 09:00 UTC"
+    clock.set(T0 + 9 * 3600)
+    assert rollout.tick(trades).action is RolloutAction.ADVANCE

@@ -9,7 +9,15 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 from ..evidence import StageEvidence, gate_tracker_key
-from ..gates import CriterionProgress, GateProof, GateResult, GateTracker, GateVerdict
+from ..gates import (
+    CriterionProgress,
+    GateProof,
+    GateResult,
+    GateTracker,
+    GateTrackers,
+    GateVerdict,
+)
+from ..gates.gate import AnyGateTracker
 from ..trades import parse_instant
 from .model import RolloutConfig, Stage
 from .state import RolloutState
@@ -25,9 +33,9 @@ def days_since_stage_entry(state: RolloutState, now_us: int) -> float:
     return max(0.0, (now_us - parse_instant(entered_text)) / 86_400e6)
 
 
-def _tracker(target: Stage, evidence: StageEvidence) -> Optional[GateTracker]:
+def _tracker(target: Stage, evidence: StageEvidence) -> Optional[AnyGateTracker]:
     tracker = evidence.trackers.get(gate_tracker_key(target.num))
-    return tracker if isinstance(tracker, GateTracker) else None
+    return tracker if isinstance(tracker, (GateTracker, GateTrackers)) else None
 
 
 def judge_gate(
@@ -40,6 +48,7 @@ def judge_gate(
         evidence.metrics(),
         days_since_prev=days_since_stage_entry(state, now_us),
         tracker=_tracker(target, evidence),
+        now_us=now_us,
     )
 
 
@@ -53,6 +62,7 @@ def gate_progress(
         evidence.metrics(),
         days_since_prev=days_since_stage_entry(state, now_us),
         tracker=_tracker(target, evidence),
+        now_us=now_us,
     )
 
 

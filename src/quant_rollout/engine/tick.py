@@ -117,7 +117,7 @@ def _kill_check(
             RolloutAction.NOOP,
             f"kill switch tripped: {state.kill_reason} (latched until cleared)",
         )
-    tripped, why = config.kill_switch.judge_evidence(evidence)
+    tripped, why = config.kill_switch.judge_evidence(evidence, now_us)
     if tripped:
         return _kill(state, now_us, why or "kill switch tripped")
     ahead = config.next_stage(state.current_stage)

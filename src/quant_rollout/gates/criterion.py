@@ -35,7 +35,6 @@ from typing import (
     Protocol,
     Sequence,
     Tuple,
-    Union,
     runtime_checkable,
 )
 
@@ -223,9 +222,11 @@ class NotPlanned:
     notes: Tuple[str, ...] = ()
 
 
-PlanModel = Union[AtLeast, WinsTest, AfterDays, SequentialTest, NotPlanned, Any]
-"""What :meth:`Criterion.plan_model` returns: a shape above, a kill model of
-:mod:`quant_rollout.kill`, :class:`NotPlanned`, or None (simulate the criterion)."""
+PlanModel = Optional[object]
+"""What :meth:`Criterion.plan_model` returns: a gate shape above (:class:`AtLeast`,
+:class:`WinsTest`, :class:`AfterDays`, :class:`SequentialTest`), a
+:class:`~quant_rollout.kill.KillModel`, :class:`NotPlanned`, or None (the planner then
+simulates the criterion). The planner reads the shapes it knows and simulates the rest."""
 
 
 # ----------------------------------------------------------------------------- the base

@@ -24,7 +24,7 @@ from .ev import EvPerDollarShown, GateTracker, MinEvPerDollar
 from .results import CriterionProgress, GateProof, GateResult, GateVerdict
 from .win_rate import MinWinRate, WinRateShown
 
-__all__ = ["Gate", "GateTrackers"]
+__all__ = ["AnyGateTracker", "Gate", "GateTrackers"]
 
 
 class GateTrackers:
@@ -255,7 +255,11 @@ class Gate:
         return GateTrackers(found)
 
     def _views(
-        self, metrics: Metrics, days_since_prev: Optional[float], tracker: object
+        self,
+        metrics: Metrics,
+        days_since_prev: Optional[float],
+        tracker: object,
+        now_us: Optional[int] = None,
     ) -> List[Tuple[Criterion, EvidenceView]]:
         """Each criterion with the data it is judged on (its own tracker among them)."""
         by_index: Dict[int, object] = {}
@@ -264,7 +268,7 @@ class Gate:
         elif tracker is not None and self._built.ev_test is not None:
             by_index = {self.checks.index(self._built.ev_test): tracker}
         return [
-            (c, EvidenceView(metrics, by_index.get(i), days_since_prev))
+            (c, EvidenceView(metrics, by_index.get(i), days_since_prev, now_us))
             for i, c in enumerate(self.checks)
         ]
 
@@ -276,14 +280,19 @@ class Gate:
         *,
         days_since_prev: Optional[float] = None,
         tracker: Optional[AnyGateTracker] = None,
+        now_us: Optional[int] = None,
     ) -> Tuple[bool, str]:
         """Return ``(passes, reason)``; reason is ``"ok"`` or the first failing criterion.
 
         Reasons read like ``n=5 < 10`` or ``win_rate=0.500 < 0.600``, as in 0.1.
-        ``days_since_prev=None`` counts as 0 days. A confidence gate with an EV
-        criterion needs ``tracker`` (see :meth:`tracker`) unless there are no trades.
+        ``days_since_prev=None`` counts as 0 days. ``now_us`` (microseconds since the
+        epoch, UTC) is handed to criteria that depend on the time of day or date. A
+        confidence gate with an EV criterion needs ``tracker`` (see :meth:`tracker`)
+        unless there are no trades.
         """
-        result = self.judge(metrics, days_since_prev=days_since_prev, tracker=tracker)
+        result = self.judge(
+            metrics, days_since_prev=days_since_prev, tracker=tracker, now_us=now_us
+        )
         return result.passes, result.reason
 
     def verdict(
@@ -292,9 +301,10 @@ class Gate:
         *,
         days_since_prev: Optional[float] = None,
         tracker: Optional[AnyGateTracker] = None,
+        now_us: Optional[int] = None,
     ) -> GateVerdict:
         """The verdict alone, without a reason or bounds: O(1), for simulations."""
-        views = self._views(metrics, days_since_prev, tracker)
+        views = self._views(metrics, days_since_prev, tracker, now_us)
         return _aggregate([c.verdict(view) for c, view in views])
 
     def judge(
@@ -303,6 +313,7 @@ class Gate:
         *,
         days_since_prev: Optional[float] = None,
         tracker: Optional[AnyGateTracker] = None,
+        now_us: Optional[int] = None,
     ) -> GateResult:
         """Like :meth:`evaluate`, with the three-way :class:`GateVerdict`.
 
@@ -311,7 +322,7 @@ class Gate:
         trades it needs at the observed rate. PASS says "ok", or what the criteria
         that have something to say showed (a confidence gate's bounds).
         """
-        views = self._views(metrics, days_since_prev, tracker)
+        views = self._views(metrics, days_since_prev, tracker, now_us)
         verdicts = [c.verdict(view) for c, view in views]
         verdict = _aggregate(verdicts)
         if verdict is not GateVerdict.PASS:
@@ -346,12 +357,13 @@ class Gate:
         *,
         days_since_prev: Optional[float] = None,
         tracker: Optional[AnyGateTracker] = None,
+        now_us: Optional[int] = None,
     ) -> Tuple[CriterionProgress, ...]:
         """Each criterion this gate sets, observed vs required, in the order they are checked.
 
         For a confidence gate's tested criteria the items carry the confidence bounds.
         """
-        views = self._views(metrics, days_since_prev, tracker)
+        views = self._views(metrics, days_since_prev, tracker, now_us)
         return tuple(c.progress(view) for c, view in views)
 
     def proof(self, metrics: Metrics, *, tracker: Optional[AnyGateTracker] = None) -> GateProof:

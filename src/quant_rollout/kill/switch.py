@@ -137,7 +137,12 @@ class KillSwitch:
         return out
 
     def _judgements(
-        self, trackers: Mapping[TrackerKey, object], metrics: Callable[[], Metrics], *, explain: bool
+        self,
+        trackers: Mapping[TrackerKey, object],
+        metrics: Callable[[], Metrics],
+        *,
+        explain: bool,
+        now_us: Optional[int] = None,
     ) -> Iterator[Tuple[int, Optional[Judgement]]]:
         """Each criterion's judgement, in order, asked lazily (None: its tracker is missing).
 
@@ -152,7 +157,7 @@ class KillSwitch:
             elif isinstance(c, Criterion):
                 if view_metrics is None:
                     view_metrics = metrics()
-                view = EvidenceView(view_metrics, tracker)
+                view = EvidenceView(view_metrics, tracker, now_us=now_us)
                 verdict = c.verdict(view)
                 # Only a met criterion's reason is printed on a tick: explain it then.
                 said = explain or verdict is Verdict.MET
@@ -161,10 +166,13 @@ class KillSwitch:
                 yield i, judge_tracker(criterion_name(c), tracker, describe=explain)
 
     def _first_met(
-        self, trackers: Mapping[TrackerKey, object], metrics: Callable[[], Metrics]
+        self,
+        trackers: Mapping[TrackerKey, object],
+        metrics: Callable[[], Metrics],
+        now_us: Optional[int] = None,
     ) -> TrippedReason:
         """The first criterion that is met (the switch trips), as ``(tripped, reason)``."""
-        for i, judgement in self._judgements(trackers, metrics, explain=False):
+        for i, judgement in self._judgements(trackers, metrics, explain=False, now_us=now_us):
             if judgement is None:
                 raise ConfigError(
                     f"the evidence has no tracker for kill criterion {i} "
@@ -175,17 +183,25 @@ class KillSwitch:
                 return True, judgement.reason
         return False, None
 
-    def judge_evidence(self, evidence: StageEvidence) -> TrippedReason:
-        """Judge every check on a stage's evidence (its latest trades and its trackers)."""
+    def judge_evidence(
+        self, evidence: StageEvidence, now_us: Optional[int] = None
+    ) -> TrippedReason:
+        """Judge every check on a stage's evidence (its latest trades and its trackers).
+
+        ``now_us`` (microseconds since the epoch, UTC) is handed to the criteria.
+        """
         tripped, reason = self.judge_recent(evidence.recent(), evidence.n)
         if tripped or not self.criteria:
             return tripped, reason
-        return self._first_met(evidence.trackers, evidence.metrics)
+        return self._first_met(evidence.trackers, evidence.metrics, now_us)
 
-    def criteria_status(self, evidence: StageEvidence) -> Tuple[KillCriterionStatus, ...]:
+    def criteria_status(
+        self, evidence: StageEvidence, now_us: Optional[int] = None
+    ) -> Tuple[KillCriterionStatus, ...]:
         """Where each of :attr:`criteria` stands on a stage's evidence."""
         out = []
-        for i, judgement in self._judgements(evidence.trackers, evidence.metrics, explain=True):
+        judged = self._judgements(evidence.trackers, evidence.metrics, explain=True, now_us=now_us)
+        for i, judgement in judged:
             name = criterion_name(self.criteria[i])
             if judgement is None:
                 out.append(KillCriterionStatus(name, "not running", "no tracker"))
