@@ -37,7 +37,14 @@ Criteria
 
 from __future__ import annotations
 
-from .basic import MinDaysAfterPrev, MinTotalPnl, MinTrades
+from .basic import (
+    AtLeastCriterion,
+    MinDaysAfterPrev,
+    MinEvPerDollar,
+    MinTotalPnl,
+    MinTrades,
+    MinWinRate,
+)
 from .criterion import (
     AfterDays,
     AtLeast,
@@ -54,14 +61,15 @@ from .criterion import (
     Verdict,
     WinsTest,
 )
-from .ev import BettingScan, EvPerDollarShown, GateTracker, MinEvPerDollar
+from .ev import BettingScan, EvPerDollarShown, GateTracker
 from .gate import Gate, GateTrackers
 from .results import CriterionProgress, GateProof, GateResult, GateVerdict
-from .win_rate import MinWinRate, WinRateShown
+from .win_rate import WinRateShown
 
 __all__ = [
     "AfterDays",
     "AtLeast",
+    "AtLeastCriterion",
     "BettingScan",
     "Criterion",
     "CriterionProgress",

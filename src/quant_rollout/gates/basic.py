@@ -1,10 +1,16 @@
-"""The plain criteria of a gate: a count of trades, a total pnl, days since the last stage."""
+"""The plain criteria of a gate: 0.1's point estimates against a bar, and days elapsed.
+
+Each point criterion is an :class:`AtLeastCriterion`: an observed figure of the window
+(a count of trades, a win rate, EV per dollar, a total pnl) at least its bar.
+"""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Union
+from typing import ClassVar, Union
 
+from ..metrics import Metrics
 from .criterion import (
     AfterDays,
     AtLeast,
@@ -18,63 +24,132 @@ from .criterion import (
 from .results import CriterionProgress
 from .text import distinct
 
-__all__ = ["MinDaysAfterPrev", "MinTotalPnl", "MinTrades"]
+__all__ = [
+    "AtLeastCriterion",
+    "MinDaysAfterPrev",
+    "MinEvPerDollar",
+    "MinTotalPnl",
+    "MinTrades",
+    "MinWinRate",
+]
 
 
-@dataclass(frozen=True)
-class MinTrades(Criterion):
-    """At least ``count`` trades in the window."""
+class AtLeastCriterion(Criterion):
+    """Met when a figure of the window, as observed, is at least a bar (inclusive).
 
-    count: int
+    Subclasses set ``measure`` and give :meth:`observed`, :attr:`bar` and
+    :meth:`shortfall` (the reason when it is not met, as 0.1 worded it).
+    """
+
+    measure: ClassVar[Measure]
 
     @property
     def name(self) -> str:
-        return "n"
+        return self.measure.value
+
+    @property
+    @abstractmethod
+    def bar(self) -> Union[int, float]:
+        """The least the figure must be."""
+
+    @abstractmethod
+    def observed(self, metrics: Metrics) -> float:
+        """The figure, in the bar's unit."""
+
+    @abstractmethod
+    def shortfall(self, metrics: Metrics) -> str:
+        """Why it is not met: ``n=5 < 10``."""
 
     def verdict(self, view: EvidenceView) -> Verdict:
-        return Verdict.MET if view.metrics.n >= self.count else Verdict.NOT_MET
+        return Verdict.MET if self.observed(view.metrics) >= self.bar else Verdict.NOT_MET
 
     def explain(self, view: EvidenceView, verdict: Verdict, *, estimate: bool = False) -> str:
-        return "" if verdict is Verdict.MET else f"n={view.metrics.n} < {self.count}"
+        return "" if verdict is Verdict.MET else self.shortfall(view.metrics)
 
     def progress(self, view: EvidenceView) -> CriterionProgress:
-        n = view.metrics.n
-        return CriterionProgress(self.name, n, self.count, n >= self.count)
+        observed = self.observed(view.metrics)
+        return CriterionProgress(self.name, observed, self.bar, observed >= self.bar)
+
+    def requirement(self) -> str:
+        return f"{self.name}>={self.bar:.6g}"
+
+    def plan_model(self, context: PlanContext) -> PlanModel:
+        return AtLeast(self.measure, float(self.bar))
+
+
+@dataclass(frozen=True)
+class MinTrades(AtLeastCriterion):
+    """At least ``count`` trades in the window."""
+
+    measure: ClassVar[Measure] = Measure.TRADES
+    count: int
+
+    @property
+    def bar(self) -> int:
+        return self.count
+
+    def observed(self, metrics: Metrics) -> float:
+        return metrics.n
+
+    def shortfall(self, metrics: Metrics) -> str:
+        return f"n={metrics.n} < {self.count}"
 
     def requirement(self) -> str:
         return f"n>={int(self.count)}"
 
-    def plan_model(self, context: PlanContext) -> PlanModel:
-        return AtLeast(Measure.TRADES, float(self.count))
+
+@dataclass(frozen=True)
+class MinWinRate(AtLeastCriterion):
+    """The win rate (0–1) is at least ``rate``, as observed (0.1's criterion)."""
+
+    measure: ClassVar[Measure] = Measure.WIN_RATE
+    rate: float
+
+    @property
+    def bar(self) -> float:
+        return self.rate
+
+    def observed(self, metrics: Metrics) -> float:
+        return metrics.win_rate
+
+    def shortfall(self, metrics: Metrics) -> str:
+        return f"win_rate={metrics.win_rate:.3f} < {self.rate:.3f}"
 
 
 @dataclass(frozen=True)
-class MinTotalPnl(Criterion):
+class MinEvPerDollar(AtLeastCriterion):
+    """Total pnl / total size is at least ``ev``, as observed (0.1's criterion)."""
+
+    measure: ClassVar[Measure] = Measure.EV_PER_DOLLAR
+    ev: float
+
+    @property
+    def bar(self) -> float:
+        return self.ev
+
+    def observed(self, metrics: Metrics) -> float:
+        return metrics.ev_per_dollar
+
+    def shortfall(self, metrics: Metrics) -> str:
+        return f"ev_per_dollar={metrics.ev_per_dollar:.4f} < {self.ev:.4f}"
+
+
+@dataclass(frozen=True)
+class MinTotalPnl(AtLeastCriterion):
     """Total pnl of the window at least ``amount``, in account currency."""
 
+    measure: ClassVar[Measure] = Measure.TOTAL_PNL
     amount: float
 
     @property
-    def name(self) -> str:
-        return "total_pnl"
+    def bar(self) -> float:
+        return self.amount
 
-    def verdict(self, view: EvidenceView) -> Verdict:
-        return Verdict.MET if view.metrics.total_pnl >= self.amount else Verdict.NOT_MET
+    def observed(self, metrics: Metrics) -> float:
+        return metrics.total_pnl
 
-    def explain(self, view: EvidenceView, verdict: Verdict, *, estimate: bool = False) -> str:
-        if verdict is Verdict.MET:
-            return ""
-        return f"total_pnl=${view.metrics.total_pnl:.2f} < ${self.amount:.2f}"
-
-    def progress(self, view: EvidenceView) -> CriterionProgress:
-        pnl = view.metrics.total_pnl
-        return CriterionProgress(self.name, pnl, self.amount, pnl >= self.amount)
-
-    def requirement(self) -> str:
-        return f"total_pnl>={self.amount:.6g}"
-
-    def plan_model(self, context: PlanContext) -> PlanModel:
-        return AtLeast(Measure.TOTAL_PNL, float(self.amount))
+    def shortfall(self, metrics: Metrics) -> str:
+        return f"total_pnl=${metrics.total_pnl:.2f} < ${self.amount:.2f}"
 
 
 @dataclass(frozen=True)

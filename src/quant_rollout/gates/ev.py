@@ -1,4 +1,4 @@
-"""The EV-per-dollar criteria of a gate: a point estimate (0.1) or an anytime-valid test.
+"""The anytime-valid EV-per-dollar criterion of a confidence gate.
 
 The test is the size-weighted betting test of :class:`~quant_rollout.stats.EVBettingTest`
 (Waudby-Smith & Ramdas 2024). It assumes only that no trade loses more than
@@ -19,10 +19,8 @@ from ..errors import ConfigError
 from ..stats import EVBettingTest
 from ..trades import TradeOutcome
 from .criterion import (
-    AtLeast,
     Criterion,
     EvidenceView,
-    Measure,
     PlanContext,
     PlanModel,
     SequentialTest,
@@ -34,7 +32,7 @@ from .text import at_least, below, more_trades_text, percent
 if TYPE_CHECKING:
     from .gate import Gate
 
-__all__ = ["BettingScan", "EvPerDollarShown", "GateTracker", "MinEvPerDollar"]
+__all__ = ["BettingScan", "EvPerDollarShown", "GateTracker"]
 
 
 _GRID_STEPS = 32  # grid steps between -L and the bar, as in stats.EVBettingTest
@@ -260,35 +258,6 @@ class BettingScan:
             sum_size2 += size * size
         self.count, self.log_wealth = count, log_wealth
         self.sums = (sum_pnl, sum_size, sum_pnl2, sum_pnl_size, sum_size2)
-
-
-@dataclass(frozen=True)
-class MinEvPerDollar(Criterion):
-    """Total pnl / total size is at least ``bar``, as observed (0.1's criterion)."""
-
-    bar: float
-
-    @property
-    def name(self) -> str:
-        return "ev_per_dollar"
-
-    def verdict(self, view: EvidenceView) -> Verdict:
-        return Verdict.MET if view.metrics.ev_per_dollar >= self.bar else Verdict.NOT_MET
-
-    def explain(self, view: EvidenceView, verdict: Verdict, *, estimate: bool = False) -> str:
-        if verdict is Verdict.MET:
-            return ""
-        return f"ev_per_dollar={view.metrics.ev_per_dollar:.4f} < {self.bar:.4f}"
-
-    def progress(self, view: EvidenceView) -> CriterionProgress:
-        ev = view.metrics.ev_per_dollar
-        return CriterionProgress(self.name, ev, self.bar, ev >= self.bar)
-
-    def requirement(self) -> str:
-        return f"ev_per_dollar>={self.bar:.6g}"
-
-    def plan_model(self, context: PlanContext) -> PlanModel:
-        return AtLeast(Measure.EV_PER_DOLLAR, float(self.bar))
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from ..errors import ConfigError
 from ..metrics import Metrics, compute_metrics
 from ..stats import win_rate_lower_bound
 from ..trades import TradeOutcome
-from .basic import MinDaysAfterPrev, MinTotalPnl, MinTrades
+from .basic import MinDaysAfterPrev, MinEvPerDollar, MinTotalPnl, MinTrades, MinWinRate
 from .criterion import Criterion, CriterionTracker, EvidenceView, Verdict
-from .ev import EvPerDollarShown, GateTracker, MinEvPerDollar
+from .ev import EvPerDollarShown, GateTracker
 from .results import CriterionProgress, GateProof, GateResult, GateVerdict
-from .win_rate import MinWinRate, WinRateShown
+from .win_rate import WinRateShown
 
 __all__ = ["AnyGateTracker", "Gate", "GateTrackers"]
 

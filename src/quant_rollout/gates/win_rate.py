@@ -1,4 +1,4 @@
-"""The win-rate criteria of a gate: a point estimate (0.1) or an anytime-valid test.
+"""The anytime-valid win-rate criterion of a confidence gate.
 
 The test is the Beta-mixture likelihood-ratio test of
 :func:`~quant_rollout.stats.win_rate_e_value` (Robbins 1970; Howard, Ramdas, McAuliffe
@@ -23,10 +23,8 @@ from ..stats import (
     win_rate_upper_rejection_boundary,
 )
 from .criterion import (
-    AtLeast,
     Criterion,
     EvidenceView,
-    Measure,
     PlanContext,
     PlanModel,
     Verdict,
@@ -35,7 +33,7 @@ from .criterion import (
 from .results import CriterionProgress
 from .text import at_least, below, more_trades_text, percent
 
-__all__ = ["MinWinRate", "WinRateShown"]
+__all__ = ["WinRateShown"]
 
 
 # The rejection boundaries are computed once per (bar, confidence) and grown by
@@ -142,35 +140,6 @@ def _cached_win_rate_bound(wins: int, n: int, bar: float, confidence: float, upp
     if upper:
         return win_rate_upper_bound(wins, n, confidence, BetaPrior.below(bar), tolerance=1e-6)
     return win_rate_lower_bound(wins, n, confidence, BetaPrior.above(bar), tolerance=1e-6)
-
-
-@dataclass(frozen=True)
-class MinWinRate(Criterion):
-    """The win rate (0–1) is at least ``bar``, as observed (0.1's criterion)."""
-
-    bar: float
-
-    @property
-    def name(self) -> str:
-        return "win_rate"
-
-    def verdict(self, view: EvidenceView) -> Verdict:
-        return Verdict.MET if view.metrics.win_rate >= self.bar else Verdict.NOT_MET
-
-    def explain(self, view: EvidenceView, verdict: Verdict, *, estimate: bool = False) -> str:
-        if verdict is Verdict.MET:
-            return ""
-        return f"win_rate={view.metrics.win_rate:.3f} < {self.bar:.3f}"
-
-    def progress(self, view: EvidenceView) -> CriterionProgress:
-        rate = view.metrics.win_rate
-        return CriterionProgress(self.name, rate, self.bar, rate >= self.bar)
-
-    def requirement(self) -> str:
-        return f"win_rate>={self.bar:.6g}"
-
-    def plan_model(self, context: PlanContext) -> PlanModel:
-        return AtLeast(Measure.WIN_RATE, float(self.bar))
 
 
 @dataclass(frozen=True)
