@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from itertools import repeat
 from operator import lt, mul
-from typing import TYPE_CHECKING, List, Optional, Sequence, Union
+from typing import List, Optional, Sequence
 
 from ..errors import ConfigError
 from ..stats import EVBettingTest
@@ -28,9 +28,6 @@ from .criterion import (
 )
 from .results import CriterionProgress, GateProof
 from .text import at_least, below, more_trades_text, percent
-
-if TYPE_CHECKING:
-    from .gate import Gate
 
 __all__ = ["BettingScan", "EvPerDollarShown", "GateTracker"]
 
@@ -74,7 +71,8 @@ class GateTracker:
 
     order_sensitive = True
 
-    def __init__(self, gate: Union[Gate, EvPerDollarShown], *, bounds: bool = True) -> None:
+    def __init__(self, gate: object, *, bounds: bool = True) -> None:
+        """``gate``: a :class:`Gate` with confidence and an EV bar, or its EV criterion."""
         test = gate if isinstance(gate, EvPerDollarShown) else getattr(gate, "ev_test", None)
         if not isinstance(test, EvPerDollarShown):
             raise ConfigError(
