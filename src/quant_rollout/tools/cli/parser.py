@@ -19,6 +19,7 @@ from .config_file import (
     _cmd_init,
     _cmd_validate,
 )
+from .dashboard import register as register_dashboard
 from .history import (
     _cmd_history,
 )
@@ -317,4 +318,5 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_watch_arguments(wa)
     wa.set_defaults(run=_cmd_watch)
+    register_dashboard(sub)
     return parser
