@@ -17,7 +17,7 @@ from typing import List, Optional
 
 from quant_rollout import ManualClock, Rollout, TradeOutcome
 
-__all__ = ["CONFIG_TEXT", "World", "build_world"]
+__all__ = ["CONFIG_TEXT", "World", "build_killed", "build_world"]
 
 CONFIG_TEXT = """\
 state_path = "{state}"
@@ -127,4 +127,27 @@ def build_world(
     decision = final.tick(trades)
     if decision.action.value != "veto_open":
         raise AssertionError(f"the world did not end with a pending advance: {decision!r}")
+    return World(config, trade_file, state, folder / f"{name}.state.history.jsonl", trades)
+
+
+def build_killed(folder: Path, *, name: str = "sniper", end: Optional[datetime] = None) -> World:
+    """A rollout whose kill switch tripped at stage 0 (a drawdown past its limit)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    end = end or datetime.now(timezone.utc).replace(microsecond=0)
+    config = folder / f"{name}.toml"
+    state = folder / f"{name}.state.json"
+    text = CONFIG_TEXT.format(state=state.name, window="30m").replace("loss = 60.0", "loss = 5.0")
+    config.write_text(text, encoding="utf-8")
+    trades = [
+        TradeOutcome(-1.0, 1.0, (end - timedelta(hours=10 - i)).isoformat()) for i in range(8)
+    ]
+    trade_file = folder / f"{name}.trades.csv"
+    with trade_file.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["timestamp", "pnl", "size"])
+        for t in trades:
+            writer.writerow([t.timestamp, t.pnl, t.size])
+    decision = Rollout.from_config(config, clock=ManualClock(end)).tick(trades)
+    if decision.action.value != "kill":
+        raise AssertionError(f"the kill switch did not trip: {decision!r}")
     return World(config, trade_file, state, folder / f"{name}.state.history.jsonl", trades)

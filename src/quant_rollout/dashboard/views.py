@@ -388,6 +388,8 @@ def _available(snap: Snapshot) -> List[Tuple[str, str]]:
 def _run(
     settings: DashboardSettings, clock: Clock, entry: RolloutEntry, verb: str, to: Optional[int]
 ) -> None:
+    """A button's callback: runs before the page is drawn again, so it may clear the note."""
+    st.session_state.pop(f"confirm-promote-{entry.key}", None)
     # Check the token again at the moment of acting: it may have been changed or
     # removed since the button was drawn.
     if not _unlocked(settings):
@@ -408,6 +410,13 @@ def _run(
         st.session_state[f"note-{entry.key}"] = ""
 
 
+def _ask(key: str, value: Optional[int]) -> None:
+    if value is None:
+        st.session_state.pop(key, None)
+    else:
+        st.session_state[key] = value
+
+
 def _actions(
     settings: DashboardSettings, clock: Clock, snap: Snapshot, unlocked: bool, has_token: bool
 ) -> None:
@@ -417,8 +426,8 @@ def _actions(
     if not unlocked:
         st.caption("Type the action token in the sidebar to veto, pause, resume, clear or promote.")
         return
-    if snap.status is None:
-        st.caption("Nothing to act on: the rollout cannot be read.")
+    st_ = snap.status
+    if st_ is None:
         return
     entry = snap.entry
     confirm_key = f"confirm-promote-{entry.key}"
@@ -429,29 +438,37 @@ def _actions(
     cols = st.columns(max(1, len(available)))
     for col, (verb, label) in zip(cols, available):
         if verb == "promote":
-            nxt = snap.status.next_stage
+            nxt = st_.next_stage
             assert nxt is not None
-            if col.button(f"{label} to {nxt.label}…", key=f"act-{verb}-{entry.key}"):
-                st.session_state[confirm_key] = nxt.num
-        elif col.button(
-            label, key=f"act-{verb}-{entry.key}", type="primary" if verb == "veto" else "secondary"
-        ):
-            _run(settings, clock, entry, verb, None)
-            st.rerun()
+            col.button(
+                f"{label} to {nxt.label}…",
+                key=f"act-{verb}-{entry.key}",
+                on_click=_ask,
+                args=(confirm_key, nxt.num),
+            )
+        else:
+            col.button(
+                label,
+                key=f"act-{verb}-{entry.key}",
+                type="primary" if verb == "veto" else "secondary",
+                on_click=_run,
+                args=(settings, clock, entry, verb, None),
+            )
     target = st.session_state.get(confirm_key)
     if isinstance(target, int):
         st.warning(
-            f"Promote stage {snap.status.stage.label} → {stage_label(snap.rollout, target)} now, "
+            f"Promote stage {st_.stage.label} → {stage_label(snap.rollout, target)} now, "
             "skipping its gate and the veto window?"
         )
         yes, no = st.columns(2)
-        if yes.button("Yes, promote", key=f"confirm-yes-{entry.key}", type="primary"):
-            del st.session_state[confirm_key]
-            _run(settings, clock, entry, "promote", target)
-            st.rerun()
-        if no.button("Cancel", key=f"confirm-no-{entry.key}"):
-            del st.session_state[confirm_key]
-            st.rerun()
+        yes.button(
+            "Yes, promote",
+            key=f"confirm-yes-{entry.key}",
+            type="primary",
+            on_click=_run,
+            args=(settings, clock, entry, "promote", target),
+        )
+        no.button("Cancel", key=f"confirm-no-{entry.key}", on_click=_ask, args=(confirm_key, None))
 
 
 def _rollout(
@@ -460,15 +477,15 @@ def _rollout(
     if st.button("← All rollouts", key="back"):
         del st.query_params["rollout"]
         st.rerun()
-    flash = st.session_state.pop(_FLASH_KEY, None)
-    if flash is not None:
-        done, text = flash
-        (st.success if done else st.error)(text)
     unlocked = _unlocked(settings)
     refresh = settings.refresh_seconds or None
 
     @st.fragment(run_every=refresh)
     def live() -> None:
+        flash = st.session_state.pop(_FLASH_KEY, None)
+        if flash is not None:
+            done, text = flash
+            (st.success if done else st.error)(text)
         snap = _snapshot(entry, clock)
         _header(snap)
         if snap.error is not None or snap.status is None:
