@@ -20,9 +20,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quant_rollout import Rollout, compute_metrics
+from quant_rollout import Rollout, TradeOutcome, compute_metrics
 from quant_rollout.dashboard import launch
 from quant_rollout.dashboard.model import (
+    GateTimeline,
     act,
     downsample,
     equity_curve,
@@ -412,12 +413,31 @@ def test_the_gate_timeline_ends_where_status_stands(world: World) -> None:
         assert final[c.name]["observed"] == pytest.approx(c.observed)
         assert final[c.name]["lower_bound"] == c.lower_bound
         assert final[c.name]["required"] == c.required
-    # Bounds are computed on growing prefixes: the trade count only increases.
     ns = sorted({r["n"] for r in rows})
-    assert ns == sorted(ns)
-    assert len(ns) <= 12
-    assert read_snapshot(RolloutEntry("p", world.config), _clock()).trades is None
-    assert gate_timeline(read_snapshot(RolloutEntry("p", world.config), _clock())) == []
+    assert len(ns) <= 13  # 12 kept, plus the last one
+    steps = {b - a for a, b in zip(ns, ns[1:-1])}
+    assert len(steps) == 1  # evenly spaced by the doubled step
+    no_trades = read_snapshot(RolloutEntry("p", world.config), _clock())
+    assert no_trades.trades is None
+    assert gate_timeline(no_trades) == []
+
+
+def test_a_kept_gate_timeline_fed_growing_trades_agrees_with_a_fresh_one(world: World) -> None:
+    snap = read_snapshot(RolloutEntry("polybot", world.config, world.trades), _clock())
+    assert snap.status is not None
+    assert snap.rollout is not None
+    kept = GateTimeline(snap.rollout, snap.status.state, max_points=10)
+    trades = world.trade_list
+    for cut in (len(trades) - 60, len(trades) - 25, len(trades) - 1, len(trades)):
+        rows = kept.update(trades[:cut], snap.now_us)
+    fresh = GateTimeline(snap.rollout, snap.status.state, max_points=10).update(trades, snap.now_us)
+    assert rows == fresh
+    # A rewritten history (not an extension) starts over rather than mixing the two.
+    changed = [*trades[:-1], TradeOutcome(-5.0, 5.0, trades[-1].timestamp)]
+    redone = kept.update(changed, snap.now_us)
+    assert redone == GateTimeline(snap.rollout, snap.status.state, 10).update(changed, snap.now_us)
+    with pytest.raises(ValueError, match="max_points must be at least 2"):
+        GateTimeline(snap.rollout, snap.status.state, 1)
 
 
 # ----------------------------------------------------------------------------- reading, acting
@@ -464,25 +484,32 @@ def test_act_on_a_configuration_that_does_not_load_writes_nothing(tmp_path: Path
 # ----------------------------------------------------------------------------- charts
 
 
-def test_charts_build_with_and_without_trades(world: World) -> None:
-    pytest.importorskip("altair", reason="the charts need the dashboard extra (altair)")
+def test_charts_are_plain_vega_lite_with_the_events_and_stages(world: World) -> None:
     from quant_rollout.dashboard import charts
 
     rollout = Rollout.from_config(world.config, clock=_clock())
     history = rollout.history()
     curve = equity_curve(world.trade_list)
     spans = stage_spans(rollout, history, curve[0].at_ms)
-    spec = charts.equity_chart(curve, spans, history, END.timestamp() * 1000).to_dict()
+    spec = charts.equity_chart(curve, spans, history, END.timestamp() * 1000)
+    json.dumps(spec, allow_nan=False)  # what the browser receives
     marks = [layer["mark"]["type"] for layer in spec["layer"]]
     assert marks == ["rect", "line", "rule"]
+    bands = spec["layer"][0]["data"]["values"]
+    assert [b["stage"] for b in bands] == ["0 (baseline)", "1 (canary)"]
+    assert bands[-1]["end"] == END.timestamp() * 1000
     events = {v["event"] for v in spec["layer"][2]["data"]["values"]}
-    assert {"veto", "pause", "resume", "veto_open", "veto_expired"} <= events
-    bare = charts.equity_chart([], [], [], 0.0).to_dict()
+    assert events == {"veto", "pause", "resume", "veto_open", "veto_expired"}
+    bare = charts.equity_chart([], [], [], 0.0)
     assert len(bare["layer"]) == 1
     snap = read_snapshot(RolloutEntry("p", world.config, world.trades), _clock())
     gate = charts.gate_chart(gate_timeline(snap, points=5))
     assert gate is not None
-    assert gate.to_dict()["layer"]
+    assert [layer["mark"]["type"] for layer in gate["layer"]] == ["rule", "line", "line"]
+    assert {b["criterion"] for b in gate["layer"][0]["data"]["values"]} == {
+        "win_rate",
+        "ev_per_dollar",
+    }
     assert charts.gate_chart([]) is None
 
 

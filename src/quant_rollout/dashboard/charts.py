@@ -1,22 +1,25 @@
-"""The dashboard's figures as Altair (Vega-Lite) charts; Streamlit draws them.
+"""The dashboard's figures as Vega-Lite specifications; Streamlit's browser side draws them.
 
-Each function takes plain values computed in :mod:`.model` and returns a chart, so
-the figures can be built and checked without a browser. Times are milliseconds
-since the epoch (UTC), which Vega-Lite reads as dates.
+Each function takes plain values computed in :mod:`.model` and returns a Vega-Lite
+(v5) specification as a dict, with its points inline: no pandas, no Altair, nothing
+to validate on every refresh (validating a spec through Altair cost more than a
+second a figure), and the figures can be checked without a browser. Times are
+milliseconds since the epoch (UTC), which Vega-Lite reads as dates.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, cast
-
-import altair as alt
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..planning import PlanReport
 from ..storage.history import HistoryRecord
 from ..trades import parse_instant
 from .model import CurvePoint, StageSpan
 
-__all__ = ["EVENT_COLOURS", "equity_chart", "gate_chart", "plan_chart"]
+__all__ = ["EVENT_COLOURS", "Spec", "equity_chart", "gate_chart", "plan_chart"]
+
+Spec = Dict[str, Any]
+"""A Vega-Lite specification, as JSON-ready data."""
 
 EVENT_COLOURS: Dict[str, str] = {
     "start": "#9e9e9e",
@@ -24,7 +27,7 @@ EVENT_COLOURS: Dict[str, str] = {
     "advance": "#2e7d32",
     "veto_expired": "#2e7d32",
     "advance_dropped": "#8d6e63",
-    "veto": "#e65100",
+    "veto": "#d84315",
     "kill": "#c62828",
     "clear_kill": "#6a1b9a",
     "promote": "#1565c0",
@@ -34,18 +37,15 @@ EVENT_COLOURS: Dict[str, str] = {
 }
 """One colour per history event, so a marker reads the same on every chart."""
 
-_STAGE_COLOURS = ["#e3f2fd", "#e8f5e9", "#fff8e1", "#fce4ec", "#ede7f6", "#e0f7fa"]
-
-
-def _data(rows: Sequence[Dict[str, Any]]) -> Any:
-    """Inline data: the points travel in the chart's JSON (no pandas needed)."""
-    return alt.Data(values=list(rows))  # type: ignore[no-untyped-call]
+_CRITERION_COLOURS = ["#1565c0", "#e65100", "#2e7d32", "#6a1b9a", "#00838f"]
+_STAGE_COLOURS = ["#d6e6f7", "#d7eed8", "#fbeec4", "#f7d7e2", "#e0d9f1", "#cfeef2"]
+_TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
 def _events(history: Sequence[HistoryRecord]) -> List[Dict[str, Any]]:
     return [
         {
-            "at_ms": parse_instant(r.at) / 1000.0,
+            "at": parse_instant(r.at) / 1000.0,
             "event": r.event,
             "move": f"{r.from_stage} → {r.to_stage}",
             "reason": r.reason[:160],
@@ -57,14 +57,18 @@ def _events(history: Sequence[HistoryRecord]) -> List[Dict[str, Any]]:
     ]
 
 
+def _time(field: str, title: Optional[str] = None) -> Dict[str, Any]:
+    return {"field": field, "type": "temporal", "title": title}
+
+
 def equity_chart(
     curve: Sequence[CurvePoint],
     spans: Sequence[StageSpan],
     history: Sequence[HistoryRecord],
     now_ms: float,
     height: int = 320,
-) -> alt.LayerChart:
-    """The equity curve over shaded stage bands, with a rule at every event.
+) -> Spec:
+    """The equity curve over shaded stage bands, with a dashed rule at every event.
 
     Works without a curve (no trade history): the bands and events alone.
     """
@@ -72,62 +76,96 @@ def equity_chart(
         {"start": s.start_ms, "end": s.end_ms if s.end_ms is not None else now_ms, "stage": s.label}
         for s in spans
     ]
-    stages: List[str] = sorted({str(b["stage"]) for b in bands})
-    stage_scale = alt.Scale(
-        domain=stages, range=[_STAGE_COLOURS[i % len(_STAGE_COLOURS)] for i in range(len(stages))]
-    )
-    layers: List[Any] = []
+    stages = sorted({str(b["stage"]) for b in bands})
+    layers: List[Spec] = []
     if bands:
         layers.append(
-            alt.Chart(_data(bands))
-            .mark_rect(opacity=0.9)
-            .encode(
-                x=alt.X("start:T", title=None),
-                x2="end:T",
-                color=alt.Color("stage:N", scale=stage_scale, title="stage"),
-                tooltip=[alt.Tooltip("stage:N"), alt.Tooltip("start:T", format="%Y-%m-%d %H:%M")],
-            )
+            {
+                "data": {"values": bands},
+                "mark": {"type": "rect", "opacity": 0.9},
+                "encoding": {
+                    "x": _time("start"),
+                    "x2": {"field": "end"},
+                    "color": {
+                        "field": "stage",
+                        "type": "nominal",
+                        "title": "stage",
+                        "scale": {
+                            "domain": stages,
+                            "range": [
+                                _STAGE_COLOURS[i % len(_STAGE_COLOURS)] for i in range(len(stages))
+                            ],
+                        },
+                    },
+                    "tooltip": [
+                        {"field": "stage", "type": "nominal"},
+                        {"field": "start", "type": "temporal", "format": _TIME_FORMAT},
+                    ],
+                },
+            }
         )
     if curve:
-        points = [{"at": p.at_ms, "equity": p.equity, "trade": p.index + 1} for p in curve]
         layers.append(
-            alt.Chart(_data(points))
-            .mark_line(color="#263238", strokeWidth=1.6)
-            .encode(
-                x=alt.X("at:T", title=None),
-                y=alt.Y("equity:Q", title="cumulative pnl"),
-                tooltip=[
-                    alt.Tooltip("at:T", format="%Y-%m-%d %H:%M", title="time"),
-                    alt.Tooltip("trade:Q"),
-                    alt.Tooltip("equity:Q", format=",.2f"),
-                ],
-            )
+            {
+                "data": {
+                    "values": [
+                        {"at": p.at_ms, "equity": p.equity, "trade": p.index + 1} for p in curve
+                    ]
+                },
+                "mark": {"type": "line", "color": "#263238", "strokeWidth": 1.6},
+                "encoding": {
+                    "x": _time("at"),
+                    "y": {"field": "equity", "type": "quantitative", "title": "cumulative pnl"},
+                    "tooltip": [
+                        {
+                            "field": "at",
+                            "type": "temporal",
+                            "format": _TIME_FORMAT,
+                            "title": "time",
+                        },
+                        {"field": "trade", "type": "quantitative"},
+                        {"field": "equity", "type": "quantitative", "format": ",.2f"},
+                    ],
+                },
+            }
         )
     events = _events(history)
     if events:
-        kinds = sorted({e["event"] for e in events})
+        kinds = sorted({str(e["event"]) for e in events})
         layers.append(
-            alt.Chart(_data(events))
-            .mark_rule(strokeWidth=2, strokeDash=[4, 3])
-            .encode(
-                x=alt.X("at_ms:T", title=None),
-                color=alt.Color(
-                    "event:N",
-                    scale=alt.Scale(
-                        domain=kinds, range=[EVENT_COLOURS.get(k, "#424242") for k in kinds]
-                    ),
-                    title="event",
-                ),
-                tooltip=["event:N", "move:N", "reason:N", "who:N", "note:N"],
-            )
+            {
+                "data": {"values": events},
+                "mark": {"type": "rule", "strokeWidth": 2, "strokeDash": [4, 3]},
+                "encoding": {
+                    "x": _time("at"),
+                    "color": {
+                        "field": "event",
+                        "type": "nominal",
+                        "title": "event",
+                        "scale": {
+                            "domain": kinds,
+                            "range": [EVENT_COLOURS.get(k, "#424242") for k in kinds],
+                        },
+                    },
+                    "tooltip": [
+                        {"field": f, "type": "nominal"}
+                        for f in ("event", "move", "reason", "who", "note")
+                    ],
+                },
+            }
         )
     if not layers:
-        layers.append(alt.Chart(_data([{"at": now_ms}])).mark_point(opacity=0))
-    chart = alt.layer(*layers).resolve_scale(color="independent").properties(height=height)
-    return cast(alt.LayerChart, chart)
+        layers.append(
+            {
+                "data": {"values": [{"at": now_ms}]},
+                "mark": {"type": "point", "opacity": 0},
+                "encoding": {"x": _time("at")},
+            }
+        )
+    return {"height": height, "layer": layers, "resolve": {"scale": {"color": "independent"}}}
 
 
-def gate_chart(rows: Sequence[Dict[str, Any]], height: int = 240) -> Optional[alt.LayerChart]:
+def gate_chart(rows: Sequence[Dict[str, Any]], height: int = 240) -> Optional[Spec]:
     """Each tested criterion's anytime lower bound as the evidence grew, against its bar.
 
     ``rows`` come from :func:`.model.gate_timeline`; criteria without a bound (trade
@@ -136,63 +174,101 @@ def gate_chart(rows: Sequence[Dict[str, Any]], height: int = 240) -> Optional[al
     bounded = [r for r in rows if r["lower_bound"] is not None]
     if not bounded:
         return None
-    bars = {r["criterion"]: r["required"] for r in bounded}
-    bar_rows = [{"criterion": k, "required": v} for k, v in bars.items()]
-    base = alt.Chart(_data(bounded))
-    lines = base.mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        x=alt.X("n:Q", title="trades in the stage's evidence"),
-        y=alt.Y("lower_bound:Q", title="lower confidence bound"),
-        color=alt.Color("criterion:N", title="criterion"),
-        tooltip=["criterion:N", "n:Q", alt.Tooltip("lower_bound:Q", format=".4f"), "required:Q"],
-    )
-    observed = base.mark_line(strokeDash=[2, 2], opacity=0.5).encode(
-        x="n:Q", y="observed:Q", color=alt.Color("criterion:N")
-    )
-    rules = (
-        alt.Chart(_data(bar_rows))
-        .mark_rule(strokeDash=[6, 4], strokeWidth=2)
-        .encode(
-            y="required:Q",
-            color=alt.Color("criterion:N"),
-            tooltip=["criterion:N", alt.Tooltip("required:Q", title="bar")],
-        )
-    )
-    return cast(alt.LayerChart, alt.layer(rules, observed, lines).properties(height=height))
+    names = sorted({str(r["criterion"]) for r in bounded})
+    colour = {
+        "field": "criterion",
+        "type": "nominal",
+        "title": "criterion",
+        "scale": {"domain": names, "range": _CRITERION_COLOURS[: len(names)]},
+    }
+    bars = [
+        {"criterion": k, "required": v}
+        for k, v in {r["criterion"]: r["required"] for r in bounded}.items()
+    ]
+    n = {"field": "n", "type": "quantitative", "title": "trades in the stage's evidence"}
+    return {
+        "height": height,
+        "layer": [
+            {
+                "data": {"values": bars},
+                "mark": {"type": "rule", "strokeDash": [6, 4], "strokeWidth": 2},
+                "encoding": {
+                    "y": {"field": "required", "type": "quantitative"},
+                    "color": colour,
+                    "tooltip": [
+                        {"field": "criterion", "type": "nominal"},
+                        {"field": "required", "type": "quantitative", "title": "bar"},
+                    ],
+                },
+            },
+            {
+                "data": {"values": bounded},
+                "mark": {"type": "line", "strokeDash": [2, 2], "opacity": 0.5},
+                "encoding": {
+                    "x": n,
+                    "y": {"field": "observed", "type": "quantitative"},
+                    "color": colour,
+                },
+            },
+            {
+                "data": {"values": bounded},
+                "mark": {"type": "line", "point": {"size": 18}},
+                "encoding": {
+                    "x": n,
+                    "y": {
+                        "field": "lower_bound",
+                        "type": "quantitative",
+                        "title": "lower confidence bound",
+                    },
+                    "color": colour,
+                    "tooltip": [
+                        {"field": "criterion", "type": "nominal"},
+                        {"field": "n", "type": "quantitative"},
+                        {"field": "lower_bound", "type": "quantitative", "format": ".4f"},
+                        {"field": "required", "type": "quantitative"},
+                    ],
+                },
+            },
+        ],
+    }
 
 
-def plan_chart(report: PlanReport, height: int = 240) -> alt.LayerChart:
+def plan_chart(report: PlanReport, height: int = 240) -> Spec:
     """``plan``'s figures: P(each gate passes) and P(the kill switch fires) per true win rate."""
     rows: List[Dict[str, Any]] = []
     for g in report.transitions:
-        for r in g.rows:
-            rows.append(
-                {
-                    "rule": f"gate {g.from_stage} → {g.to_stage}",
-                    "win_rate": r.level,
-                    "probability": r.probability,
-                }
-            )
+        rule = f"gate {g.from_stage} → {g.to_stage}"
+        rows += [{"rule": rule, "win_rate": r.level, "probability": r.probability} for r in g.rows]
     for k in report.kills:
-        for r in k.rows:
-            rows.append(
-                {
-                    "rule": f"kill at {', '.join(k.stages)}",
-                    "win_rate": r.level,
-                    "probability": r.probability,
-                }
-            )
-    chart = (
-        alt.Chart(_data(rows))
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("win_rate:Q", title="true win rate", scale=alt.Scale(zero=False)),
-            y=alt.Y(
-                "probability:Q",
-                title=f"chance within {report.horizon:,} trades",
-                axis=alt.Axis(format="%"),
-            ),
-            color=alt.Color("rule:N", title=None, legend=alt.Legend(orient="bottom", columns=1)),
-            tooltip=["rule:N", "win_rate:Q", alt.Tooltip("probability:Q", format=".1%")],
-        )
-    )
-    return cast(alt.LayerChart, alt.layer(chart).properties(height=height))
+        rule = f"kill at {', '.join(k.stages)}"
+        rows += [{"rule": rule, "win_rate": r.level, "probability": r.probability} for r in k.rows]
+    return {
+        "height": height,
+        "data": {"values": rows},
+        "mark": {"type": "line", "point": True},
+        "encoding": {
+            "x": {
+                "field": "win_rate",
+                "type": "quantitative",
+                "title": "true win rate",
+                "scale": {"zero": False},
+            },
+            "y": {
+                "field": "probability",
+                "type": "quantitative",
+                "title": f"chance within {report.horizon:,} trades",
+                "axis": {"format": "%"},
+            },
+            "color": {
+                "field": "rule",
+                "type": "nominal",
+                "title": None,
+                "legend": {"orient": "bottom", "columns": 1},
+            },
+            "tooltip": [
+                {"field": "rule", "type": "nominal"},
+                {"field": "win_rate", "type": "quantitative"},
+                {"field": "probability", "type": "quantitative", "format": ".1%"},
+            ],
+        },
+    }

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..clock import Clock, read_clock, system_clock
+from ..engine.state import RolloutState
 from ..errors import HistoryError, OperatorRefusedError, RolloutError
 from ..metrics import compute_metrics
 from ..rollout import Rollout, RolloutStatus
@@ -32,6 +33,7 @@ __all__ = [
     "ActionOutcome",
     "CurvePoint",
     "FleetRow",
+    "GateTimeline",
     "Snapshot",
     "StageSpan",
     "StageSummary",
@@ -142,18 +144,27 @@ class Snapshot:
         )
 
 
+def _build(entry: RolloutEntry, clock: Clock) -> Rollout:
+    return Rollout.from_config(entry.config, clock=clock)
+
+
 def read_snapshot(
-    entry: RolloutEntry, clock: Clock, read_trades: TradeReader = _read_trade_file
+    entry: RolloutEntry,
+    clock: Clock,
+    read_trades: TradeReader = _read_trade_file,
+    build: Callable[[RolloutEntry, Clock], Rollout] = _build,
 ) -> Snapshot:
     """Read one rollout: configuration, state, history, its check and the trades.
 
     Never raises for a bad file: the message goes into the snapshot. Writes nothing
     (a missing state file is not created; the lock file is only opened when the
-    state file exists).
+    state file exists). ``build`` makes the rollout (default: from its configuration,
+    afresh); a caller that keeps one rollout per entry between reads passes its own,
+    so ``status`` costs only the trades added since the last read.
     """
     now = read_clock(clock)
     try:
-        rollout = Rollout.from_config(entry.config, clock=clock)
+        rollout = build(entry, clock)
     except Exception as exc:
         return Snapshot(entry, now, error=_cli_message(exc))
     state_path = rollout.state_path
@@ -443,53 +454,98 @@ def stage_summaries(
 # ----------------------------------------------------------------------------- the gate
 
 
-def gate_timeline(snapshot: Snapshot, points: int = 40) -> List[Dict[str, Any]]:
+class GateTimeline:
     """The pending or next gate's criteria as the current stage's evidence grew.
 
-    One row per checkpoint and criterion: ``at_ms``, ``n`` (trades so far),
-    ``criterion``, ``observed``, ``lower_bound`` (a confidence gate's anytime bound,
-    else None) and ``required``. Computed by asking a copy of the rollout, on a
-    :class:`~quant_rollout.storage.store.MemoryStore` holding the same state, for its
-    status on the first ``n`` trades of the evidence: the same arithmetic the bot's
-    ticks use. Empty without trades, state or a gate ahead.
+    Kept between refreshes, it costs only the trades added since the last one: it
+    asks a copy of the rollout, on a :class:`~quant_rollout.storage.store.MemoryStore`
+    holding the same state, for its status on the first ``n`` trades of the evidence
+    (the same arithmetic the bot's ticks use), with ``n`` a multiple of a step that
+    doubles whenever more than ``max_points`` checkpoints would be kept. Build a new
+    one when the evidence window changes (a new stage, a veto, a cleared kill):
+    :meth:`key` says what it was built for.
+    """
+
+    def __init__(self, rollout: Rollout, state: RolloutState, max_points: int = 48) -> None:
+        if max_points < 2:
+            raise ValueError(f"max_points must be at least 2, got {max_points!r}")
+        self.max_points = max_points
+        self._state = state
+        self._since = None if state.evidence_since is None else parse_instant(state.evidence_since)
+        self._now_us = 0
+        self._copy = Rollout(
+            rollout.config.stages,
+            rollout.config.kill_switch,
+            veto_window_seconds=rollout.config.veto_window_seconds,
+            store=MemoryStore(state),
+            clock=lambda: to_datetime(self._now_us),
+        )
+        self._grown: List[TradeOutcome] = []
+        self._step = 1
+        self._points: List[List[Dict[str, Any]]] = []
+
+    @staticmethod
+    def key(rollout: Rollout, state: RolloutState) -> Tuple[Any, ...]:
+        """What the timeline depends on: the evidence window and the gate ahead."""
+        return (*rollout.config.epoch(state), state.advance_pending_to)
+
+    def _checkpoint(self) -> List[Dict[str, Any]]:
+        progress = self._copy.status(self._grown).gate_progress or ()
+        at = self._grown[-1].instant_us / 1000.0
+        n = len(self._grown)
+        return [
+            {
+                "at_ms": at,
+                "n": n,
+                "criterion": c.name,
+                "observed": c.observed,
+                "lower_bound": c.lower_bound,
+                "required": c.required,
+            }
+            for c in progress
+        ]
+
+    def update(self, trades: Sequence[TradeOutcome], now_us: int) -> List[Dict[str, Any]]:
+        """Rows for ``trades`` (the whole history; the window is taken from it).
+
+        One row per checkpoint and criterion: ``at_ms``, ``n`` (trades so far),
+        ``criterion``, ``observed``, ``lower_bound`` (a confidence gate's anytime
+        bound, else None) and ``required``. The last checkpoint is always all the
+        evidence. Empty when the evidence has no trade or no gate is ahead.
+        """
+        self._now_us = now_us
+        window = sorted(
+            (t for t in trades if self._since is None or t.instant_us >= self._since),
+            key=lambda t: t.instant_us,
+        )
+        seen = len(self._grown)
+        if seen and (len(window) < seen or window[seen - 1] != self._grown[-1]):
+            self._grown, self._points, self._step = [], [], 1  # rewritten, not grown
+            seen = 0
+        for trade in window[seen:]:
+            self._grown.append(trade)
+            if len(self._grown) % self._step == 0:
+                self._points.append(self._checkpoint())
+                if len(self._points) > self.max_points:
+                    self._step *= 2
+                    self._points = [p for p in self._points if p and p[0]["n"] % self._step == 0]
+        if not self._grown:
+            return []
+        rows = [row for point in self._points for row in point]
+        if not self._points or not self._points[-1] or self._points[-1][0]["n"] != len(self._grown):
+            rows += self._checkpoint()
+        return rows
+
+
+def gate_timeline(snapshot: Snapshot, points: int = 48) -> List[Dict[str, Any]]:
+    """:class:`GateTimeline` for a snapshot, computed afresh (see its ``update``).
+
+    Empty without trades, state or a gate ahead.
     """
     st, rollout, trades = snapshot.status, snapshot.rollout, snapshot.trades
     if st is None or rollout is None or not trades or st.gate_progress is None:
         return []
-    since = None if st.evidence_since is None else parse_instant(st.evidence_since)
-    window = sorted(
-        (t for t in trades if since is None or t.instant_us >= since),
-        key=lambda t: t.instant_us,
-    )
-    if not window:
-        return []
-    now = parse_instant(st.now)
-    copy = Rollout(
-        rollout.config.stages,
-        rollout.config.kill_switch,
-        veto_window_seconds=rollout.config.veto_window_seconds,
-        store=MemoryStore(st.state),
-        clock=lambda: to_datetime(now),
-    )
-    n = len(window)
-    marks = sorted({max(1, round(n * (k + 1) / points)) for k in range(points)})
-    rows: List[Dict[str, Any]] = []
-    grown: List[TradeOutcome] = []
-    for mark in marks:
-        grown.extend(window[len(grown) : mark])  # one list that only grows: incremental
-        progress = copy.status(grown).gate_progress or ()
-        for c in progress:
-            rows.append(
-                {
-                    "at_ms": window[mark - 1].instant_us / 1000.0,
-                    "n": mark,
-                    "criterion": c.name,
-                    "observed": c.observed,
-                    "lower_bound": c.lower_bound,
-                    "required": c.required,
-                }
-            )
-    return rows
+    return GateTimeline(rollout, st.state, points).update(trades, parse_instant(st.now))
 
 
 # ----------------------------------------------------------------------------- acting

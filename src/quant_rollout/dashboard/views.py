@@ -9,25 +9,26 @@ constant time again right before each verb runs.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import streamlit as st
 
 from ..clock import Clock
+from ..engine.state import RolloutState
 from ..errors import ConfigError
+from ..rollout import Rollout
 from ..trades import TradeOutcome
 from . import charts
 from .model import (
     ACTIONS,
+    GateTimeline,
     Snapshot,
     act,
     clock_from_env,
     equity_curve,
     fleet_row,
-    gate_timeline,
     phase_text,
     read_snapshot,
     relative,
@@ -75,28 +76,54 @@ def _read_trades(path: Path) -> Sequence[TradeOutcome]:
     return _trades_cached(str(path), info.st_mtime_ns, info.st_size)
 
 
+class _Shared:
+    """One object kept between refreshes and sessions, with the lock that guards it
+    (Streamlit draws each browser session in its own thread)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.lock = threading.Lock()
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _shared_rollout(config: str, mtime_ns: int, size: int) -> _Shared:
+    """A rollout kept while its configuration file is unchanged: its evidence is then
+    brought up to date with the new trades only, as the bot's own ticks are."""
+    return _Shared(Rollout.from_config(config))
+
+
 def _snapshot(entry: RolloutEntry, clock: Clock) -> Snapshot:
-    return read_snapshot(entry, clock, _read_trades)
+    try:
+        info = entry.config.stat()
+        shared = _shared_rollout(str(entry.config), info.st_mtime_ns, info.st_size)
+    except Exception:  # missing or invalid: read_snapshot reports it as the CLI would
+        return read_snapshot(entry, clock, _read_trades)
+
+    def build(_entry: RolloutEntry, now: Clock) -> Rollout:
+        rollout: Rollout = shared.value
+        rollout.clock = now
+        return rollout
+
+    with shared.lock:
+        return read_snapshot(entry, clock, _read_trades, build)
 
 
-def _fingerprint(snapshot: Snapshot) -> str:
-    """Changes when the state, the history's tail or the trade file changes."""
-    st_ = snapshot.status
-    parts: List[Any] = [snapshot.entry.key, str(snapshot.entry.config)]
-    if st_ is not None:
-        parts += [json.dumps(st_.state.to_dict(), sort_keys=True, default=str), st_.now]
-    if snapshot.entry.trades is not None and snapshot.trades is not None:
-        try:
-            info = snapshot.entry.trades.stat()
-            parts += [info.st_mtime_ns, info.st_size]
-        except OSError:
-            pass
-    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _shared_timeline(
+    entry: str, config: str, window: str, _rollout: Rollout, _state: RolloutState
+) -> _Shared:
+    return _Shared(GateTimeline(_rollout, _state))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _gate_rows(fingerprint: str, _snapshot: Snapshot) -> List[Dict[str, Any]]:
-    return gate_timeline(_snapshot)
+def _gate_rows(snap: Snapshot) -> List[Dict[str, Any]]:
+    st_, rollout = snap.status, snap.rollout
+    if st_ is None or rollout is None or not snap.trades or st_.gate_progress is None:
+        return []
+    window = repr(GateTimeline.key(rollout, st_.state))
+    shared = _shared_timeline(snap.entry.key, str(snap.entry.config), window, rollout, st_.state)
+    with shared.lock:
+        rows: List[Dict[str, Any]] = shared.value.update(snap.trades, snap.now_us)
+        return rows
 
 
 @st.cache_data(max_entries=8, show_spinner="Planning: exact where possible, else Monte Carlo…")
@@ -137,7 +164,9 @@ def _fleet(settings: DashboardSettings, clock: Clock) -> None:
             row = fleet_row(snap)
             dot, meaning = _HEALTH[row.health]
             with st.container(border=True):
-                c1, c2, c3, c4, c5 = st.columns([3, 2, 4, 4, 2], vertical_alignment="center")
+                c1, c2, c3, c4, c5 = st.columns(
+                    [2.5, 1.8, 3.5, 3.5, 2.7], vertical_alignment="center"
+                )
                 c1.markdown(f"{dot} **{row.key}**  \n:gray[{meaning}]")
                 c2.markdown(f"stage  \n**{row.stage}**")
                 c3.markdown(f"phase  \n{row.phase}")
@@ -171,7 +200,7 @@ def _header(snap: Snapshot) -> None:
             "the bot has not ticked yet"
         )
         return
-    cols = st.columns(4)
+    cols = st.columns([10, 12, 10, 7])
     cols[0].metric("stage", st_.stage.label)
     cols[1].metric("phase", st_.phase.value.replace("_", " "))
     if st_.advance_pending_to is not None:
@@ -210,7 +239,7 @@ def _equity(snap: Snapshot) -> None:
     start = min((t.instant_us for t in trades), default=None)
     spans = stage_spans(snap.rollout, snap.history, None if start is None else start / 1000.0)
     now_ms = snap.now_us / 1000.0
-    st.altair_chart(charts.equity_chart(curve, spans, snap.history, now_ms))
+    st.vega_lite_chart(spec=charts.equity_chart(curve, spans, snap.history, now_ms))
     if not trades:
         st.caption(
             "no trade history: start the dashboard with --trades FILE to draw the equity "
@@ -276,10 +305,10 @@ def _gate(snap: Snapshot) -> None:
         ],
         hide_index=True,
     )
-    chart = charts.gate_chart(_gate_rows(_fingerprint(snap), snap))
+    chart = charts.gate_chart(_gate_rows(snap))
     if chart is not None:
         st.caption("the confidence bound climbing towards its bar (dashed: bar; dotted: observed)")
-        st.altair_chart(chart)
+        st.vega_lite_chart(spec=chart)
 
 
 def _kill(snap: Snapshot) -> None:
@@ -351,7 +380,7 @@ def _plan_section(snap: Snapshot) -> None:
             except Exception as exc:
                 st.error(f"error: {' '.join(str(exc).split())}")
                 return
-            st.altair_chart(charts.plan_chart(report))
+            st.vega_lite_chart(spec=charts.plan_chart(report))
 
 
 def _raw_state(snap: Snapshot) -> None:
