@@ -5,7 +5,8 @@ without the token the button is not there.
 
 Skipped, with the reason, when the dashboard extra, Playwright or Chromium is missing;
 ``.ci/run`` installs all three (Chromium from Debian: ``playwright install`` is never
-used). Screenshots go to ``$QUANT_ROLLOUT_SCREENSHOTS`` when set, else to the test's
+used) and sets ``QUANT_ROLLOUT_REQUIRE_BROWSER``, which turns the skip into a
+failure. Screenshots go to ``$QUANT_ROLLOUT_SCREENSHOTS`` when set, else to the test's
 temporary folder.
 """
 
@@ -48,7 +49,16 @@ def _missing() -> Optional[str]:
     return None
 
 
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=str(_missing()))
+REQUIRED = bool(os.environ.get("QUANT_ROLLOUT_REQUIRE_BROWSER"))
+"""Set by .ci/run: there, a missing browser or extra is a failure, not a skip."""
+
+pytestmark = pytest.mark.skipif(_missing() is not None and not REQUIRED, reason=str(_missing()))
+
+
+@pytest.fixture(autouse=True)
+def _required() -> None:
+    if _missing() is not None:
+        pytest.fail(f"QUANT_ROLLOUT_REQUIRE_BROWSER is set but {_missing()}")
 
 
 def _free_port() -> int:

@@ -178,8 +178,9 @@ def gate_chart(rows: Sequence[Dict[str, Any]], height: int = 240) -> Optional[Sp
     colour = {
         "field": "criterion",
         "type": "nominal",
-        "title": "criterion",
+        "title": None,
         "scale": {"domain": names, "range": _CRITERION_COLOURS[: len(names)]},
+        "legend": {"orient": "bottom"},
     }
     bars = [
         {"criterion": k, "required": v}
@@ -188,6 +189,7 @@ def gate_chart(rows: Sequence[Dict[str, Any]], height: int = 240) -> Optional[Sp
     n = {"field": "n", "type": "quantitative", "title": "trades in the stage's evidence"}
     return {
         "height": height,
+        "width": "container",
         "layer": [
             {
                 "data": {"values": bars},
@@ -244,6 +246,7 @@ def plan_chart(report: PlanReport, height: int = 240) -> Spec:
         rows += [{"rule": rule, "win_rate": r.level, "probability": r.probability} for r in k.rows]
     return {
         "height": height,
+        "width": "container",
         "data": {"values": rows},
         "mark": {"type": "line", "point": True},
         "encoding": {

@@ -189,7 +189,7 @@ def _header(snap: Snapshot) -> None:
     row = fleet_row(snap)
     dot, meaning = _HEALTH[row.health]
     st.markdown(f"## {dot} {row.key}")
-    st.caption(f"{snap.entry.config} · {meaning}")
+    st.caption(f"{meaning} · {snap.entry.config.name}")
     if snap.error is not None:
         st.error(snap.error)
         return
@@ -384,7 +384,9 @@ def _plan_section(snap: Snapshot) -> None:
 
 
 def _raw_state(snap: Snapshot) -> None:
-    with st.expander("State file, as read"):
+    path = snap.rollout.state_path if snap.rollout is not None else None
+    with st.expander(f"State file, as read: {path}"):
+        st.caption(f"configuration: {snap.entry.config}")
         if snap.status is not None:
             # Every field, so fields added later (experiment arms, time windows) show up.
             st.json(snap.status.state.to_dict())
