@@ -165,7 +165,7 @@ def equity_chart(
     return {"height": height, "layer": layers, "resolve": {"scale": {"color": "independent"}}}
 
 
-def gate_chart(rows: Sequence[Dict[str, Any]], height: int = 240) -> Optional[Spec]:
+def gate_chart(rows: Sequence[Dict[str, Any]], height: int = 260) -> Optional[Spec]:
     """Each tested criterion's anytime lower bound as the evidence grew, against its bar.
 
     ``rows`` come from :func:`.model.gate_timeline`; criteria without a bound (trade
@@ -220,7 +220,7 @@ def gate_chart(rows: Sequence[Dict[str, Any]], height: int = 240) -> Optional[Sp
                     "y": {
                         "field": "lower_bound",
                         "type": "quantitative",
-                        "title": "lower confidence bound",
+                        "title": "lower bound",
                     },
                     "color": colour,
                     "tooltip": [
