@@ -559,3 +559,77 @@ def test_the_core_and_the_command_line_load_without_streamlit() -> None:
         check=True,
     )
     assert json.loads(run.stdout) == []
+
+
+TICKER_CONFIG = """\
+state_path = "rollout_state.json"
+veto_window = 3600
+
+[kill_switch]
+wr_lookback = 4
+wr_threshold = 0.5
+ev_lookback = 4
+ev_threshold = -10.0
+
+[[stages]]
+num = 0
+params = { size = 0 }
+{gated}
+"""
+
+
+def test_actions_while_a_bot_ticks_in_another_process_are_never_lost(tmp_path: Path) -> None:
+    """The dashboard's verbs against tests/_child_ticker.py's real ticking process."""
+    import select
+
+    gated = "\n".join(
+        f"[[stages]]\nnum = {n}\nparams = {{ size = {n} }}\n"
+        "gate = { min_n = 2, min_win_rate = 0.5 }\n"
+        for n in (1, 2, 3)
+    )
+    config = tmp_path / "bot.toml"
+    config.write_text(TICKER_CONFIG.replace("{gated}", gated), encoding="utf-8")
+    state, stop = tmp_path / "rollout_state.json", tmp_path / "stop"
+    ticker = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("_child_ticker.py")),
+            "ticker",
+            str(state),
+            str(stop),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(SRC)),
+    )
+    assert ticker.stdout is not None
+    try:
+        readable, _, _ = select.select([ticker.stdout], [], [], 60)
+        assert readable, "the ticker did not start"
+        assert ticker.stdout.readline().strip() == "ready"
+        entry = RolloutEntry("bot", config)
+        done: List[str] = []
+        refused = 0
+        for i in range(30):
+            verb = ("veto", "pause", "resume", "clear_kill")[i % 4]
+            outcome = act(entry, verb, actor="dashboard:proc", note=f"{i}-{verb}")
+            if outcome.done:
+                done.append(f"{i}-{verb}")
+            else:
+                assert outcome.message.startswith(("nothing to do:", "refused:")), outcome
+                refused += 1
+    finally:
+        stop.touch()
+        out, err = ticker.communicate(timeout=120)
+    assert ticker.returncode == 0, err
+    ticked = json.loads(out.splitlines()[-1])
+    assert ticked["ticks"] > 0
+    records = read_history(state.with_name("rollout_state.history.jsonl"))
+    mine = [r for r in records if r.actor == "dashboard:proc"]
+    assert sorted(r.note for r in mine) == sorted(done)
+    for r in mine:
+        assert r.event == r.note.split("-", 1)[1]
+    assert Rollout.from_config(config).verify_history().ok
+    assert done
+    assert refused + len(done) == 30
