@@ -423,15 +423,18 @@ def test_a_rollout_that_has_not_started_creates_no_file(
     assert _files(fresh.config.parent) == before
 
 
+@pytest.mark.parametrize("missing", [False, True])
 def test_an_unreadable_trade_file_is_a_warning_not_a_failure(
-    monkeypatch: pytest.MonkeyPatch, world: World, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, world: World, tmp_path: Path, missing: bool
 ) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text("timestamp,pnl,size\n2026-04-30T00:00:00Z,abc,1\n", encoding="utf-8")
+    if not missing:
+        bad.write_text("timestamp,pnl,size\n2026-04-30T00:00:00Z,abc,1\n", encoding="utf-8")
     at = _app(monkeypatch, [RolloutEntry("polybot", world.config, bad)], open_key="polybot")
     warnings = _texts(at.warning)
     assert any(w.startswith("trade history not read: error: ") and "bad.csv" in w for w in warnings)
     assert "hash chain verified: 8 events" in _texts(at.success)
+    assert not bad.exists() if missing else bad.exists()
 
 
 def test_an_unknown_rollout_in_the_address_shows_the_fleet(

@@ -72,7 +72,12 @@ def _trades_cached(path: str, mtime_ns: int, size: int) -> Tuple[TradeOutcome, .
 
 
 def _read_trades(path: Path) -> Sequence[TradeOutcome]:
-    info = path.stat()  # a missing file raises here, with its name: shown as the CLI would
+    try:
+        info = path.stat()
+    except OSError:  # let the importer say it, in the command line's words
+        from ..tools.importers import read_trades
+
+        return read_trades(path).trades
     return _trades_cached(str(path), info.st_mtime_ns, info.st_size)
 
 
@@ -110,8 +115,10 @@ def _snapshot(entry: RolloutEntry, clock: Clock) -> Snapshot:
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _shared_timeline(
-    entry: str, config: str, window: str, _rollout: Rollout, _state: RolloutState
+    entry: str, rollout_id: int, window: str, _rollout: Rollout, _state: RolloutState
 ) -> _Shared:
+    """One timeline per kept rollout (a new one when the configuration changes) and
+    evidence window (a new one after an advance, a veto, a cleared kill)."""
     return _Shared(GateTimeline(_rollout, _state))
 
 
@@ -120,7 +127,7 @@ def _gate_rows(snap: Snapshot) -> List[Dict[str, Any]]:
     if st_ is None or rollout is None or not snap.trades or st_.gate_progress is None:
         return []
     window = repr(GateTimeline.key(rollout, st_.state))
-    shared = _shared_timeline(snap.entry.key, str(snap.entry.config), window, rollout, st_.state)
+    shared = _shared_timeline(snap.entry.key, id(rollout), window, rollout, st_.state)
     with shared.lock:
         rows: List[Dict[str, Any]] = shared.value.update(snap.trades, snap.now_us)
         return rows
