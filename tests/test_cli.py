@@ -162,6 +162,7 @@ COMMANDS = (
     "validate",
     "init",
     "watch",
+    "dashboard",
 )
 
 

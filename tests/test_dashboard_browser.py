@@ -262,3 +262,6 @@ def test_without_a_token_the_browser_gets_a_read_only_page(
     finally:
         server.stop()
     assert polybot.history.read_bytes() == before
+    # Stopping the command's PID stopped the server it started (SIGTERM passed on).
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("127.0.0.1", server.port))

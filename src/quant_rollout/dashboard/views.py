@@ -136,8 +136,9 @@ def _gate_rows(snap: Snapshot) -> List[Dict[str, Any]]:
 @st.cache_data(max_entries=8, show_spinner="Planning: exact where possible, else Monte Carlo…")
 def _plan(config: str, mtime_ns: int, paths: int) -> Any:
     from ..planning import plan
+    from ..tools.config import load_config
 
-    return plan(config, paths=paths)
+    return plan(load_config(config), paths=paths)
 
 
 # ----------------------------------------------------------------------------- the token
