@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "AlertError",
+    "CalendarError",
     "ClockError",
     "ConfigError",
     "ConfigFileError",
@@ -66,6 +67,24 @@ class ConfigFileError(ConfigError):
         self.key = key
         self.line = line
         self.errors: tuple[ConfigFileError, ...] = errors or (self,)
+
+
+class CalendarError(ConfigError):
+    """A window, blackout, time zone or duration (``calendar``) cannot be used.
+
+    The message names the key (``windows[1]``), quotes the text and says what was
+    expected, e.g. an unknown time zone, ``25:00``, an inverted date range, a time
+    without a zone where one is needed, or a schedule that can never be open.
+
+    Attributes:
+        key: where the text came from (``windows[0]``, ``blackouts[2]``, ...).
+        value: the offending text, as given.
+    """
+
+    def __init__(self, message: str, *, key: str = "", value: object = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
 
 
 class InvalidTradeError(RolloutError, ValueError):

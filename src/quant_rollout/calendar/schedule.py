@@ -1,0 +1,287 @@
+"""A schedule: when something is allowed (windows minus blackouts), and operator hours.
+
+Pure arithmetic on instants: nothing here reads the clock; ``now`` is an argument.
+Instants are integer microseconds since the epoch (UTC) as the rollout's core uses
+them; the public methods also take an aware ``datetime`` or ISO-8601 text with an
+offset.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+from ..errors import CalendarError
+from ..trades import parse_instant, to_datetime
+from .parse import ZoneLike, parse_blackout, parse_window
+from .rules import Interval, Rule, merge, subtract
+from .zones import DAY_US, MAX_US, MIN_US
+
+__all__ = ["HORIZON_US", "InstantLike", "Schedule", "format_local", "format_wait"]
+
+InstantLike = Union[int, datetime, str]
+"""An instant: integer microseconds since the epoch (UTC), an aware ``datetime``, or
+ISO-8601 text with ``Z`` or an offset."""
+
+HORIZON_US = (4 * 366 + 14) * DAY_US
+"""How far ahead a schedule looks for an opening before calling it never: a little
+over four years, so that a rule tied to 29 February comes round."""
+
+_AWARE_TEXT = re.compile(r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)\s*$")
+_FIRST_CHUNK_US = DAY_US
+_MAX_CHUNK_US = 32 * DAY_US
+
+
+def _instant(value: InstantLike, name: str) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an instant, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+        raise CalendarError(
+            f"{name} is a naive datetime ({value.isoformat()!r}): give it a time zone",
+            key=name,
+            value=value,
+        )
+    if isinstance(value, str) and _AWARE_TEXT.search(value) is None:
+        raise CalendarError(
+            f"{name} {value[:40]!r} is not a date and time with a UTC offset: "
+            "write e.g. '2026-11-30T09:00:00-05:00' or '...Z'",
+            key=name,
+            value=value,
+        )
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise CalendarError(f"{name}: {exc}", key=name, value=value) from None
+
+
+def _chunks(start: int, limit: int) -> Iterator[Tuple[int, int]]:
+    """Consecutive spans from ``start`` to ``limit``, growing so that a near answer is
+    cheap and a far one takes few steps."""
+    size = _FIRST_CHUNK_US
+    lo = start
+    while lo < limit:
+        hi = min(lo + size, limit)
+        yield lo, hi
+        lo = hi
+        size = min(size * 2, _MAX_CHUNK_US)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When something is allowed: inside one of ``windows`` and in none of ``blackouts``.
+
+    No windows means always, except in blackouts. Used for a gate's advance windows,
+    the rollout's blackouts, and the operator hours a veto window counts.
+
+    >>> hours = Schedule.parse(["mon-fri 09:00-17:00 America/New_York"])
+    >>> friday_4pm = "2026-11-27T16:00:00-05:00"
+    >>> hours.is_open(friday_4pm)
+    True
+    >>> deadline = hours.deadline(friday_4pm, 90 * 60 * 1_000_000)  # 90 operator minutes
+    >>> format_local(deadline, hours.windows[0].zone)
+    'Mon 2026-11-30 09:30 EST'
+
+    Attributes:
+        windows: rules whose union is when it may happen (empty: always).
+        blackouts: rules whose union is when it may not, whatever the windows say.
+    """
+
+    windows: Tuple[Rule, ...] = ()
+    blackouts: Tuple[Rule, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "windows", tuple(self.windows))
+        object.__setattr__(self, "blackouts", tuple(self.blackouts))
+
+    @classmethod
+    def parse(
+        cls,
+        windows: Sequence[str] = (),
+        blackouts: Sequence[str] = (),
+        *,
+        zone: ZoneLike = None,
+        key: str = "",
+    ) -> Schedule:
+        """Build a schedule from text (see :mod:`quant_rollout.calendar.parse`).
+
+        Args:
+            windows, blackouts: the rules as text.
+            zone: the zone for rules that name none; None requires every rule to name
+                one (or, for an instant, to carry a UTC offset).
+            key: prefix for error messages, e.g. ``stages[1].gate.`` gives
+                ``stages[1].gate.windows[0]``.
+
+        Raises:
+            CalendarError: naming the key (``windows[0]``) and the text.
+        """
+        for name, given in (("windows", windows), ("blackouts", blackouts)):
+            if isinstance(given, str):
+                raise CalendarError(
+                    f"{key}{name} must be a list of texts, got one text {given[:60]!r}: "
+                    f"write [{given[:60]!r}]",
+                    key=f"{key}{name}",
+                    value=given,
+                )
+        return cls(
+            windows=tuple(
+                parse_window(text, key=f"{key}windows[{i}]", zone=zone)
+                for i, text in enumerate(windows)
+            ),
+            blackouts=tuple(
+                parse_blackout(text, key=f"{key}blackouts[{i}]", zone=zone)
+                for i, text in enumerate(blackouts)
+            ),
+        )
+
+    @property
+    def always_open(self) -> bool:
+        """True when the schedule has no windows and no blackouts."""
+        return not self.windows and not self.blackouts
+
+    def open_intervals(self, start: InstantLike, end: InstantLike) -> List[Interval]:
+        """The stretches of ``[start, end)`` when the schedule is open, sorted, disjoint."""
+        lo = max(_instant(start, "start"), MIN_US)
+        hi = min(_instant(end, "end"), MAX_US)
+        if hi <= lo:
+            return []
+        if self.windows:
+            allowed = merge(iv for rule in self.windows for iv in rule.intervals(lo, hi))
+        else:
+            allowed = [(lo, hi)]
+        if not self.blackouts or not allowed:
+            return allowed
+        blocked = merge(iv for rule in self.blackouts for iv in rule.intervals(lo, hi))
+        return subtract(allowed, blocked)
+
+    def is_open(self, at: InstantLike) -> bool:
+        """Whether the instant ``at`` is inside a window and outside every blackout."""
+        instant = _instant(at, "at")
+        return bool(self.open_intervals(instant, instant + 1))
+
+    def next_open(self, at: InstantLike, *, horizon_us: int = HORIZON_US) -> Optional[int]:
+        """The first instant at or after ``at`` when the schedule is open.
+
+        ``at`` itself when open now; None when it stays shut for ``horizon_us``.
+        """
+        start = _instant(at, "at")
+        for lo, hi in _chunks(start, min(start + horizon_us, MAX_US)):
+            found = self.open_intervals(lo, hi)
+            if found:
+                return found[0][0]
+        return None
+
+    def next_close(self, at: InstantLike, *, horizon_us: int = HORIZON_US) -> Optional[int]:
+        """The first instant at or after ``at`` when the schedule is shut.
+
+        ``at`` itself when shut now; None when it stays open for ``horizon_us``.
+        """
+        start = _instant(at, "at")
+        for lo, hi in _chunks(start, min(start + horizon_us, MAX_US)):
+            found = self.open_intervals(lo, hi)
+            if not found or found[0][0] > lo:
+                return lo
+            if found[0][1] < hi:
+                return found[0][1]
+        return None
+
+    def open_time(self, start: InstantLike, end: InstantLike) -> int:
+        """Microseconds of ``[start, end)`` during which the schedule is open."""
+        lo, hi = _instant(start, "start"), _instant(end, "end")
+        return sum(
+            b - a for c_lo, c_hi in _chunks(lo, hi) for a, b in self.open_intervals(c_lo, c_hi)
+        )
+
+    def deadline(
+        self, start: InstantLike, duration_us: int, *, horizon_us: int = HORIZON_US
+    ) -> Optional[int]:
+        """The instant by which ``duration_us`` of open time has passed since ``start``.
+
+        Operator-hours arithmetic: a 30-minute veto window that opens at 02:00 under
+        ``mon-fri 09:00-17:00`` runs out at 09:30 (on Monday, if 02:00 was Saturday).
+        Zero gives ``start``. None when the schedule does not hold that much open
+        time within ``horizon_us``.
+        """
+        first = _instant(start, "start")
+        if isinstance(duration_us, bool) or not isinstance(duration_us, int) or duration_us < 0:
+            raise CalendarError(
+                f"duration_us must be whole microseconds >= 0, got {duration_us!r}",
+                key="duration_us",
+                value=duration_us,
+            )
+        left = duration_us
+        if left == 0:
+            return first
+        for lo, hi in _chunks(first, min(first + horizon_us, MAX_US)):
+            for a, b in self.open_intervals(lo, hi):
+                if b - a >= left:
+                    return a + left
+                left -= b - a
+        return None
+
+    def last_one_off_end(self) -> Optional[int]:
+        """When the last one-off rule (a date, a range, an instant) is over; None if none."""
+        ends = [rule.last_end_us() for rule in (*self.windows, *self.blackouts)]
+        known = [end for end in ends if end is not None]
+        return max(known) if known else None
+
+    def check_opens(self, at: InstantLike, *, key: str = "schedule") -> int:
+        """Return the first opening at or after ``at``; raise if there is none.
+
+        Looks past the last one-off blackout by :data:`HORIZON_US`, far enough for
+        every recurring rule to come round.
+
+        Raises:
+            CalendarError: naming ``key``: the blackouts cover every window.
+        """
+        start = _instant(at, "at")
+        horizon = HORIZON_US
+        last = self.last_one_off_end()
+        if last is not None and last > start:
+            horizon += last - start
+        found = self.next_open(start, horizon_us=horizon)
+        if found is None:
+            shown = "; ".join(rule.text for rule in (*self.windows, *self.blackouts))
+            raise CalendarError(
+                f"{key} can never be open: its blackouts cover every window "
+                f"(checked {horizon // DAY_US} days from {to_datetime(start):%Y-%m-%d}): "
+                f"{shown[:200]!r}",
+                key=key,
+                value=shown,
+            )
+        return found
+
+
+def format_local(at: InstantLike, zone: tzinfo, *, now: Optional[InstantLike] = None) -> str:
+    """An instant as the operator reads it: ``Mon 2026-11-30 09:00 EST``.
+
+    When ``now`` is given and the instant is less than six days ahead of it, the
+    date is left out (``Mon 09:00 EST``): the weekday says it.
+    """
+    instant = _instant(at, "at")
+    local = to_datetime(instant).astimezone(zone)
+    name = local.tzname() or ""
+    if now is not None and 0 <= instant - _instant(now, "now") < 6 * DAY_US:
+        return f"{local:%a %H:%M} {name}".rstrip()
+    return f"{local:%a %Y-%m-%d %H:%M} {name}".rstrip()
+
+
+def format_wait(duration_us: int) -> str:
+    """A wait as the operator reads it, two units at most: ``2h 13m``, ``3d 4h``, ``45s``.
+
+    Rounded down to the smaller unit shown (a wait is never overstated by more).
+    """
+    seconds = max(0, duration_us) // 1_000_000
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h" if hours else f"{days}d"
+    if hours:
+        return f"{hours}h {mins}m" if mins else f"{hours}h"
+    return f"{mins}m"
