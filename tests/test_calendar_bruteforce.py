@@ -285,7 +285,7 @@ def test_next_open_next_close_and_deadlines_match_the_brute_force_reading(
 
 
 @pytest.mark.slow
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(cases(), st.integers(0, SPAN_MIN - 1), st.integers(0, 8 * 60))
 def test_many_more_schedules_match_the_brute_force_reading(
     case: Case, offset: int, duration_minutes: int

@@ -201,8 +201,8 @@ def parse_window(text: object, *, key: str = "window", zone: ZoneLike = None) ->
             f"cannot read {token[:40]!r}: expected days (mon-fri, weekdays, sat,sun), "
             f"then times (09:00-17:00), then a time zone, as in {_EXAMPLE_WINDOW}",
         )
-    if days is None and ranges is None:
-        _fail(key, raw, f"no days and no times: expected something like {_EXAMPLE_WINDOW}")
+    # The loop refuses a first token that is neither days nor times.
+    assert days is not None or ranges is not None
     return Window(
         days=days if days is not None else frozenset(range(7)),
         ranges=ranges if ranges is not None else ((0, 1440),),

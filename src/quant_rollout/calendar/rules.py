@@ -208,7 +208,9 @@ class Period:
     def intervals(self, start_us: int, end_us: int) -> List[Interval]:
         if self.zone is None:
             return merge([(max(self.start, start_us), min(self.end, end_us))])
-        return _walls_to_instants(self.zone, start_us, end_us, [(self.start, self.end)])
+        # Wall values are within a day of their instants: look only near the period.
+        lo, hi = max(start_us, self.start - DAY_US), min(end_us, self.end + DAY_US)
+        return _walls_to_instants(self.zone, lo, hi, [(self.start, self.end)])
 
     def last_end_us(self) -> Optional[int]:
         # Wall values are within a day of their instants.
