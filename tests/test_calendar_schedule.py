@@ -316,3 +316,42 @@ def test_a_default_zone_serves_rules_that_name_none() -> None:
     assert not schedule.is_open(at("2026-12-25T15:00Z"))
     with pytest.raises(CalendarError, match=r"windows\[0\]: no time zone"):
         Schedule.parse(["mon-fri 09:00-17:00"])
+
+
+# --- status, for reasons and displays --------------------------------------------------
+
+
+def test_status_while_open_says_until_when() -> None:
+    status = BUSINESS.status(at("2026-12-04T13:55-05:00"))
+    assert status.is_open
+    assert iso(status.closes_at) == "2026-12-04T22:00:00+00:00"
+    assert status.describe(NY) == "open until Fri 17:00 EST (3h 5m)"
+
+
+def test_status_outside_the_windows_names_the_next_opening() -> None:
+    status = BUSINESS.status(at("2026-11-30T06:47-05:00"))
+    assert not status.is_open
+    assert status.blackout is None
+    assert status.describe(NY) == "waiting for the window that opens Mon 09:00 EST, in 2h 13m"
+
+
+def test_status_in_a_blackout_names_it() -> None:
+    gate = Schedule.parse(["mon-fri 09:00-17:00 America/New_York"])
+    rollout_blackouts = Schedule.parse([], ["2026-12-24..2026-12-25 America/New_York"]).blackouts
+    combined = gate.with_blackouts(rollout_blackouts)
+    assert gate.with_blackouts(()) is gate
+    status = combined.status(at("2026-12-24T10:00-05:00"))
+    assert status.blackout is rollout_blackouts[0]
+    assert status.describe(NY) == (
+        "blackout '2026-12-24..2026-12-25 America/New_York'; "
+        "waiting for the window that opens Mon 09:00 EST, in 3d 23h"
+    )
+    assert combined.covering_blackout(at("2026-12-23T10:00-05:00")) is None
+
+
+def test_status_of_a_schedule_that_never_opens_or_never_closes() -> None:
+    never = Schedule.parse(["mon UTC"], ["mon UTC"])
+    assert never.status(at("2026-11-30T10:00Z")).describe(timezone.utc) == (
+        "blackout 'mon UTC'; no window opens within 4 years"
+    )
+    assert Schedule().status(0).describe(timezone.utc) == "open"

@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from .parse import parse_blackout, parse_duration, parse_window
 from .rules import CronRule, Interval, Period, Rule, Window
-from .schedule import HORIZON_US, InstantLike, Schedule, format_local, format_wait
+from .schedule import (
+    HORIZON_US,
+    InstantLike,
+    Schedule,
+    ScheduleStatus,
+    format_local,
+    format_wait,
+)
 from .zones import load_zone, zone_name
 
 __all__ = [
@@ -27,6 +34,7 @@ __all__ = [
     "Period",
     "Rule",
     "Schedule",
+    "ScheduleStatus",
     "Window",
     "format_local",
     "format_wait",

@@ -19,7 +19,14 @@ from .parse import ZoneLike, parse_blackout, parse_window
 from .rules import Interval, Rule, merge, subtract
 from .zones import DAY_US, MAX_US, MIN_US
 
-__all__ = ["HORIZON_US", "InstantLike", "Schedule", "format_local", "format_wait"]
+__all__ = [
+    "HORIZON_US",
+    "InstantLike",
+    "Schedule",
+    "ScheduleStatus",
+    "format_local",
+    "format_wait",
+]
 
 InstantLike = Union[int, datetime, str]
 """An instant: integer microseconds since the epoch (UTC), an aware ``datetime``, or
@@ -222,6 +229,31 @@ class Schedule:
                 left -= b - a
         return None
 
+    def with_blackouts(self, blackouts: Sequence[Rule]) -> Schedule:
+        """This schedule with more blackouts (e.g. a gate's plus the rollout's)."""
+        if not blackouts:
+            return self
+        return Schedule(self.windows, (*self.blackouts, *blackouts))
+
+    def covering_blackout(self, at: InstantLike) -> Optional[Rule]:
+        """The first blackout that covers the instant ``at``, or None."""
+        instant = _instant(at, "at")
+        for rule in self.blackouts:
+            if rule.intervals(instant, instant + 1):
+                return rule
+        return None
+
+    def status(self, at: InstantLike, *, horizon_us: int = HORIZON_US) -> ScheduleStatus:
+        """Whether the schedule is open at ``at``, until when, or why not and until when."""
+        instant = _instant(at, "at")
+        if self.is_open(instant):
+            return ScheduleStatus(
+                instant, True, instant, self.next_close(instant, horizon_us=horizon_us), None
+            )
+        blackout = self.covering_blackout(instant)
+        opens = self.next_open(instant, horizon_us=horizon_us)
+        return ScheduleStatus(instant, False, opens, instant, blackout)
+
     def last_one_off_end(self) -> Optional[int]:
         """When the last one-off rule (a date, a range, an instant) is over; None if none."""
         ends = [rule.last_end_us() for rule in (*self.windows, *self.blackouts)]
@@ -253,6 +285,47 @@ class Schedule:
                 value=shown,
             )
         return found
+
+
+@dataclass(frozen=True)
+class ScheduleStatus:
+    """A schedule at one instant, as :meth:`Schedule.status` reads it.
+
+    Attributes:
+        at: the instant asked about (microseconds since the epoch, UTC).
+        is_open: whether the schedule is open then.
+        opens_at: when it is next open (``at`` when open now); None: not within the
+            horizon.
+        closes_at: when it next shuts (``at`` when shut now); None: not within the
+            horizon.
+        blackout: when shut, the first blackout covering ``at``; None when ``at`` is
+            simply outside every window (or when open).
+    """
+
+    at: int
+    is_open: bool
+    opens_at: Optional[int]
+    closes_at: Optional[int]
+    blackout: Optional[Rule]
+
+    def describe(self, zone: tzinfo) -> str:
+        """A phrase for reasons and status, with times in ``zone``.
+
+        ``open until Fri 17:00 EST (3h 5m)``; ``waiting for the window that opens Mon
+        09:00 EST, in 2h 13m``, preceded by ``blackout '2026-12-25 America/New_York';``
+        when a blackout covers the instant; or ``no window opens within 4 years``.
+        """
+        if self.is_open:
+            if self.closes_at is None:
+                return "open"
+            until = format_local(self.closes_at, zone, now=self.at)
+            return f"open until {until} ({format_wait(self.closes_at - self.at)})"
+        cause = "" if self.blackout is None else f"blackout {self.blackout.text[:80]!r}; "
+        if self.opens_at is None:
+            return f"{cause}no window opens within {HORIZON_US // (365 * DAY_US)} years"
+        opens = format_local(self.opens_at, zone, now=self.at)
+        wait = format_wait(self.opens_at - self.at)
+        return f"{cause}waiting for the window that opens {opens}, in {wait}"
 
 
 def format_local(at: InstantLike, zone: tzinfo, *, now: Optional[InstantLike] = None) -> str:
