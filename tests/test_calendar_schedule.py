@@ -355,3 +355,50 @@ def test_status_of_a_schedule_that_never_opens_or_never_closes() -> None:
         "blackout 'mon UTC'; no window opens within 4 years"
     )
     assert Schedule().status(0).describe(timezone.utc) == "open"
+
+
+# --- the wait a window adds, for plan -------------------------------------------------
+
+
+def test_waits_over_a_week_of_business_hours() -> None:
+    monday = at("2026-11-30T00:00-05:00")
+    summary = BUSINESS.waits(monday, monday + 7 * DAY)
+    assert summary.open_fraction == pytest.approx(40 / 168)
+    # Shut: Mon 00-09 (9h), four nights of 16h, Fri 17:00 to Mon 09:00 (64h) of which
+    # the span holds 55h. Mean of the wait over the week, in hours:
+    expected_hours = (9**2 / 2 + 4 * 16**2 / 2 + (64**2 - 9**2) / 2) / 168
+    assert summary.mean_wait_us is not None
+    assert summary.mean_wait_us / HOUR == pytest.approx(expected_hours)
+    assert summary.max_wait_us == 64 * HOUR
+
+
+def test_waits_agree_with_asking_next_open_every_few_minutes() -> None:
+    schedule = Schedule.parse(
+        ["mon-fri 09:00-12:00,13:00-17:00 America/New_York", "sat 10:00-11:00 Europe/London"],
+        ["2026-03-10 America/New_York", "cron 0 9 * * 3 for 90m America/New_York"],
+    )
+    start = at("2026-03-06T00:00Z")  # across the change to summer time
+    end = start + 9 * DAY
+    step = 5 * MIN
+    samples = [start + k * step + step // 2 for k in range((end - start) // step)]
+    waits = []
+    for t in samples:
+        opens = schedule.next_open(t)
+        assert opens is not None
+        waits.append(opens - t)
+    summary = schedule.waits(start, end)
+    assert summary.mean_wait_us is not None
+    assert summary.mean_wait_us == pytest.approx(sum(waits) / len(waits), abs=step)
+    assert summary.max_wait_us is not None
+    assert max(waits) <= summary.max_wait_us <= max(waits) + step
+
+
+def test_waits_that_never_end_and_a_bad_span() -> None:
+    never = Schedule.parse(["mon UTC"], ["mon UTC"])
+    summary = never.waits(0, DAY)
+    assert summary.open_fraction == 0
+    assert summary.mean_wait_us is None
+    assert summary.max_wait_us is None
+    assert Schedule().waits(0, DAY).mean_wait_us == 0
+    with pytest.raises(CalendarError, match="end must be after start"):
+        BUSINESS.waits(DAY, DAY)

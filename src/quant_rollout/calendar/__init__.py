@@ -21,6 +21,7 @@ from .schedule import (
     InstantLike,
     Schedule,
     ScheduleStatus,
+    WaitSummary,
     format_local,
     format_wait,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Rule",
     "Schedule",
     "ScheduleStatus",
+    "WaitSummary",
     "Window",
     "format_local",
     "format_wait",
