@@ -402,3 +402,22 @@ def test_waits_that_never_end_and_a_bad_span() -> None:
     assert Schedule().waits(0, DAY).mean_wait_us == 0
     with pytest.raises(CalendarError, match="end must be after start"):
         BUSINESS.waits(DAY, DAY)
+
+
+def test_check_can_open_needs_no_clock() -> None:
+    BUSINESS.check_can_open()
+    Schedule.parse([], ["2030-01-01..2030-01-02 UTC"]).check_can_open()
+    never = Schedule.parse(["sat,sun UTC"], ["cron * * * * 0,6 for 1m UTC"])
+    with pytest.raises(CalendarError, match=r"stages\[2\]\.gate can never be open"):
+        never.check_can_open(key="stages[2].gate")
+
+
+def test_lists_of_rules_accept_text_or_rule_objects() -> None:
+    window = BUSINESS.windows[0]
+    mixed = Schedule.parse([window, "sat 10:00-11:00 UTC"], [window])
+    assert mixed.windows[0] is window
+    assert mixed.blackouts == (window,)
+    with pytest.raises(CalendarError, match=r"gate\.blackouts\[1\]: no time zone"):
+        Schedule.parse([], ["2026-12-25 UTC", "2026-12-26"], key="gate.")
+    with pytest.raises(CalendarError, match=r"windows\[0\]: .*'2026-12-25 UTC'"):
+        Schedule.parse(["2026-12-25 UTC"])  # a date is not a weekly window

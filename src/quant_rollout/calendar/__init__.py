@@ -14,7 +14,13 @@ none.
 
 from __future__ import annotations
 
-from .parse import parse_blackout, parse_duration, parse_window
+from .parse import (
+    parse_blackout,
+    parse_blackouts,
+    parse_duration,
+    parse_window,
+    parse_windows,
+)
 from .rules import CronRule, Interval, Period, Rule, Window
 from .schedule import (
     HORIZON_US,
@@ -42,7 +48,9 @@ __all__ = [
     "format_wait",
     "load_zone",
     "parse_blackout",
+    "parse_blackouts",
     "parse_duration",
     "parse_window",
+    "parse_windows",
     "zone_name",
 ]

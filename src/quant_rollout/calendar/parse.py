@@ -34,7 +34,7 @@ from ..errors import CalendarError
 from .rules import CronRule, Period, Rule, Window
 from .zones import DAY_US, load_zone, naive_to_wall, wall_to_instant
 
-__all__ = ["parse_blackout", "parse_duration", "parse_window"]
+__all__ = ["parse_blackout", "parse_blackouts", "parse_duration", "parse_window", "parse_windows"]
 
 ZoneLike = Union[str, tzinfo, None]
 
@@ -525,3 +525,42 @@ def _normalise_period(text: str) -> List[str]:
     text = text.replace("\u00b1", " ± ").replace("+-", " ± ")
     text = re.sub(r"\s*\.\.\s*|\s+to\s+", "..", text.strip())
     return text.split()
+
+
+def parse_windows(
+    values: object, *, key: str = "windows", zone: ZoneLike = None
+) -> Tuple[Window, ...]:
+    """Read a list of weekly windows (texts or :class:`Window` objects).
+
+    Errors name ``key[i]``; see :func:`parse_window`.
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise CalendarError(
+            f"{key} must be a list of texts such as [{_EXAMPLE_WINDOW}], got {_short(values)}",
+            key=key,
+            value=values,
+        )
+    return tuple(
+        value if isinstance(value, Window) else parse_window(value, key=f"{key}[{i}]", zone=zone)
+        for i, value in enumerate(values)
+    )
+
+
+def parse_blackouts(
+    values: object, *, key: str = "blackouts", zone: ZoneLike = None
+) -> Tuple[Rule, ...]:
+    """Read a list of blackouts (texts, or :class:`Window`, :class:`Period` or
+    :class:`CronRule` objects). Errors name ``key[i]``; see :func:`parse_blackout`."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
+        raise CalendarError(
+            f"{key} must be a list of texts such as ['2026-12-25 America/New_York'], "
+            f"got {_short(values)}",
+            key=key,
+            value=values,
+        )
+    return tuple(
+        value
+        if isinstance(value, (Window, Period, CronRule))
+        else parse_blackout(value, key=f"{key}[{i}]", zone=zone)
+        for i, value in enumerate(values)
+    )

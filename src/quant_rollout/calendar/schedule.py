@@ -15,8 +15,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 from ..errors import CalendarError
 from ..trades import parse_instant, to_datetime
-from .parse import ZoneLike, parse_blackout, parse_window
-from .rules import Interval, Rule, merge, subtract
+from .parse import ZoneLike, parse_blackouts, parse_windows
+from .rules import Interval, Rule, Window, merge, subtract
 from .zones import DAY_US, MAX_US, MIN_US
 
 __all__ = [
@@ -38,6 +38,7 @@ HORIZON_US = (4 * 366 + 14) * DAY_US
 over four years, so that a rule tied to 29 February comes round."""
 
 _AWARE_TEXT = re.compile(r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)\s*$")
+_REFERENCE_US = 1_704_067_200_000_000  # 2024-01-01T00:00Z
 _FIRST_CHUNK_US = DAY_US
 _MAX_CHUNK_US = 32 * DAY_US
 
@@ -108,8 +109,8 @@ class Schedule:
     @classmethod
     def parse(
         cls,
-        windows: Sequence[str] = (),
-        blackouts: Sequence[str] = (),
+        windows: Sequence[Union[str, Window]] = (),
+        blackouts: Sequence[Union[str, Rule]] = (),
         *,
         zone: ZoneLike = None,
         key: str = "",
@@ -117,7 +118,7 @@ class Schedule:
         """Build a schedule from text (see :mod:`quant_rollout.calendar.parse`).
 
         Args:
-            windows, blackouts: the rules as text.
+            windows, blackouts: the rules as text (or rule objects, kept as they are).
             zone: the zone for rules that name none; None requires every rule to name
                 one (or, for an instant, to carry a UTC offset).
             key: prefix for error messages, e.g. ``stages[1].gate.`` gives
@@ -126,23 +127,9 @@ class Schedule:
         Raises:
             CalendarError: naming the key (``windows[0]``) and the text.
         """
-        for name, given in (("windows", windows), ("blackouts", blackouts)):
-            if isinstance(given, str):
-                raise CalendarError(
-                    f"{key}{name} must be a list of texts, got one text {given[:60]!r}: "
-                    f"write [{given[:60]!r}]",
-                    key=f"{key}{name}",
-                    value=given,
-                )
         return cls(
-            windows=tuple(
-                parse_window(text, key=f"{key}windows[{i}]", zone=zone)
-                for i, text in enumerate(windows)
-            ),
-            blackouts=tuple(
-                parse_blackout(text, key=f"{key}blackouts[{i}]", zone=zone)
-                for i, text in enumerate(blackouts)
-            ),
+            windows=parse_windows(windows, key=f"{key}windows", zone=zone),
+            blackouts=parse_blackouts(blackouts, key=f"{key}blackouts", zone=zone),
         )
 
     @property
@@ -293,6 +280,20 @@ class Schedule:
         ends = [rule.last_end_us() for rule in (*self.windows, *self.blackouts)]
         known = [end for end in ends if end is not None]
         return max(known) if known else None
+
+    def check_can_open(self, *, key: str = "schedule") -> None:
+        """Raise if the schedule can never be open, whatever today's date.
+
+        One-off blackouts only shut more; once the last is over, the recurring rules
+        repeat, so the schedule can open at all exactly when it opens within
+        :data:`HORIZON_US` after the last one-off rule (or after 2024-01-01). Pure: no
+        clock is read, so a configuration can be checked when it is built.
+
+        Raises:
+            CalendarError: naming ``key``: the blackouts cover every window.
+        """
+        last = self.last_one_off_end()
+        self.check_opens(max(last if last is not None else _REFERENCE_US, _REFERENCE_US), key=key)
 
     def check_opens(self, at: InstantLike, *, key: str = "schedule") -> int:
         """Return the first opening at or after ``at``; raise if there is none.
