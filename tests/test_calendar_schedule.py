@@ -209,7 +209,7 @@ def test_a_schedule_that_can_never_open_is_an_error_that_says_why() -> None:
         ["mon-fri 09:00-17:00 America/New_York"], ["mon-fri 08:00-18:00 America/New_York"]
     )
     assert never.next_open(at("2026-11-29T00:00Z")) is None
-    with pytest.raises(CalendarError, match=r"stages\[1\]\.gate can never be open") as err:
+    with pytest.raises(CalendarError, match=r"stages\[1\]\.gate: can never be open") as err:
         never.check_opens(at("2026-11-29T00:00Z"), key="stages[1].gate")
     assert isinstance(err.value, ConfigError)
     assert isinstance(err.value, ValueError)
@@ -408,7 +408,7 @@ def test_check_can_open_needs_no_clock() -> None:
     BUSINESS.check_can_open()
     Schedule.parse([], ["2030-01-01..2030-01-02 UTC"]).check_can_open()
     never = Schedule.parse(["sat,sun UTC"], ["cron * * * * 0,6 for 1m UTC"])
-    with pytest.raises(CalendarError, match=r"stages\[2\]\.gate can never be open"):
+    with pytest.raises(CalendarError, match=r"stages\[2\]\.gate: can never be open"):
         never.check_can_open(key="stages[2].gate")
 
 

@@ -313,7 +313,7 @@ class Schedule:
         if found is None:
             shown = "; ".join(rule.text for rule in (*self.windows, *self.blackouts))
             raise CalendarError(
-                f"{key} can never be open: its blackouts cover every window "
+                f"{key}: can never be open: its blackouts cover every window "
                 f"(checked {horizon // DAY_US} days from {to_datetime(start):%Y-%m-%d}): "
                 f"{shown[:200]!r}",
                 key=key,
