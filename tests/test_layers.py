@@ -43,6 +43,7 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
             "_search",
             "_durations",
             "trades",
+            "calendar",
             "clock",
             "metrics",
             "evidence",
