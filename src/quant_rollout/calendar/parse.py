@@ -21,7 +21,7 @@ Blackouts are any of the above, or::
     2026-06-17T14:00 America/New_York before 15m after 1h
     cron 30 8 * * 1-5 for 45m America/New_York      (cron start times, each for 45m)
 
-Durations: ``90s``, ``30m``, ``1h30m``, ``2d`` (or a number of seconds).
+Durations as everywhere else: ``90s``, ``30m``, ``1h30m``, ``1.5h``, ``2d``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ import re
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Dict, FrozenSet, List, NoReturn, Optional, Tuple, Union
 
+from .._durations import parse_duration as shared_parse_duration
+from .._durations import seconds_to_us
 from ..errors import CalendarError
 from .rules import CronRule, Period, Rule, Window
 from .zones import DAY_US, load_zone, naive_to_wall, wall_to_instant
@@ -61,7 +63,6 @@ _DAY_SETS: Dict[str, FrozenSet[int]] = {
     "everyday": frozenset(range(7)),
 }
 _TIME_RANGE = re.compile(r"^(\d{1,2})(?::(\d{2}))?-(\d{1,2})(?::(\d{2}))?$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2}))?"
@@ -215,28 +216,18 @@ def parse_window(text: object, *, key: str = "window", zone: ZoneLike = None) ->
 
 
 def parse_duration(value: object, *, key: str = "duration") -> int:
-    """Read a duration (``90s``, ``30m``, ``1h30m``, ``2d``, or seconds as a number).
+    """Read a duration the way a configuration file does (``90s``, ``30m``, ``1h30m``,
+    ``1.5h``, ``2d``, or seconds as a number; see :mod:`quant_rollout._durations`).
 
-    Returns microseconds (>= 0).
+    Returns whole microseconds (>= 0).
 
     Raises:
         CalendarError: naming ``key`` and the value.
     """
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not value >= 0 or value == float("inf"):
-            _fail(key, value, "a duration must be a finite number of seconds >= 0")
-        return round(value * 1_000_000)
-    if not isinstance(value, str):
-        raise CalendarError(
-            f"{key} must be a duration such as '30m' or '1h30m', got {_short(value)}",
-            key=key,
-            value=value,
-        )
-    m = _DURATION.match(value.strip().lower().replace(" ", ""))
-    if m is None or not value.strip():
-        _fail(key, value, "not a duration: expected e.g. '90s', '30m', '1h30m' or '2d'")
-    d, h, mi, s = (int(g or 0) for g in m.groups())
-    return (((d * 24 + h) * 60 + mi) * 60 + s) * 1_000_000
+    try:
+        return seconds_to_us(shared_parse_duration(value))
+    except ValueError as exc:
+        raise CalendarError(f"{key}: {exc}", key=key, value=value) from None
 
 
 # --- blackouts --------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
+from .._durations import US_PER_SECOND, format_duration
 from ..errors import CalendarError
 from ..trades import parse_instant, to_datetime
 from .parse import ZoneLike, parse_blackouts, parse_windows
@@ -362,8 +363,8 @@ class ScheduleStatus:
     def describe(self, zone: tzinfo) -> str:
         """A phrase for reasons and status, with times in ``zone``.
 
-        ``open until Fri 17:00 EST (3h 5m)``; ``waiting for the window that opens Mon
-        09:00 EST, in 2h 13m``, preceded by ``blackout '2026-12-25 America/New_York';``
+        ``open until Fri 17:00 EST (3h05m)``; ``waiting for the window that opens Mon
+        09:00 EST, in 2h13m``, preceded by ``blackout '2026-12-25 America/New_York';``
         when a blackout covers the instant; or ``no window opens within 4 years``.
         """
         if self.is_open:
@@ -394,18 +395,6 @@ def format_local(at: InstantLike, zone: tzinfo, *, now: Optional[InstantLike] = 
 
 
 def format_wait(duration_us: int) -> str:
-    """A wait as the operator reads it, two units at most: ``2h 13m``, ``3d 4h``, ``45s``.
-
-    Rounded down to the smaller unit shown (a wait is never overstated by more).
-    """
-    seconds = max(0, duration_us) // 1_000_000
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {mins}m" if mins else f"{hours}h"
-    return f"{mins}m"
+    """A wait as the operator reads it, in the library's two-unit form: ``2h13m``,
+    ``3d04h``, ``45s`` (cut, not rounded: a wait is never overstated)."""
+    return format_duration(max(0, duration_us) // US_PER_SECOND, units=2)
