@@ -25,6 +25,7 @@ from typing import (
     Union,
 )
 
+from .calendar import Rule, Window, format_local
 from .clock import Clock, read_clock, system_clock
 from .engine import (
     Epoch,
@@ -84,6 +85,15 @@ class RolloutStatus:
     gate_progress: Optional[Tuple[CriterionProgress, ...]] = None
     gate_result: Optional[GateResult] = None
     kill_criteria: Optional[Tuple[KillCriterionStatus, ...]] = None
+    advance_window: Optional[str] = None
+    """Where the next (or pending) advance stands against its gate's windows and the
+    blackouts: ``open until Fri 17:00 EST (3h 5m)`` or ``waiting for the window that
+    opens Mon 09:00 EST, in 2h 13m``; None when it has no windows or blackouts."""
+    advance_window_opens_at: Optional[str] = None
+    """When that advance may next land (ISO-8601 UTC), when it may not now; else None."""
+    veto_deadline_local: Optional[str] = None
+    """The veto deadline in the operator's zone (``Mon 2026-12-07 09:15 EST``), when
+    the rollout has calendar settings (windows, blackouts, operator hours or zone)."""
 
 
 def _clock_from_legacy(
@@ -130,6 +140,13 @@ class Rollout:
             :class:`~quant_rollout.storage.store.MemoryStore` for replays).
         lock_timeout: seconds to wait for another process's lock before
             :class:`~quant_rollout.errors.LockTimeoutError`.
+        blackouts: when no advance or veto expiry lands, for every gate (texts such
+            as ``"2026-12-25 America/New_York"``; see :mod:`quant_rollout.calendar`).
+            The kill switch never waits for anything.
+        operator_hours: weekly windows (``"mon-fri 09:00-17:00 America/New_York"``)
+            the veto window counts in, so it runs out while someone is watching.
+        operator_zone: the IANA zone times are shown in (default: the zone of the
+            first operator-hours window, else of the first gate window, else UTC).
 
     Raises:
         ConfigError: any invalid stage, gate, kill switch or setting, naming the field.
@@ -147,8 +164,18 @@ class Rollout:
         clock: Optional[Clock] = None,
         store: Optional[StateStore] = None,
         lock_timeout: float = 30.0,
+        blackouts: Sequence[Union[str, Rule]] = (),
+        operator_hours: Sequence[Union[str, Window]] = (),
+        operator_zone: Optional[str] = None,
     ) -> None:
-        self.config = RolloutConfig(tuple(stages), kill_switch, veto_window_seconds)
+        self.config = RolloutConfig(
+            tuple(stages),
+            kill_switch,
+            veto_window_seconds,
+            blackouts=tuple(blackouts),
+            operator_hours=tuple(operator_hours),
+            operator_zone=operator_zone,
+        )
         if (state_path is None) == (store is None):
             raise ConfigError("give exactly one of state_path (a JSON file) or store")
         self.state_path: Optional[Path] = None
@@ -199,6 +226,9 @@ class Rollout:
             target,
             loaded.veto_window_seconds,
             clock=clock,
+            blackouts=loaded.blackouts,
+            operator_hours=loaded.operator_hours,
+            operator_zone=loaded.operator_zone,
         )
 
     # -- 0.1 attributes
@@ -347,6 +377,20 @@ class Rollout:
         nxt = self.config.next_stage(state.current_stage)
         deadline = state.advance_veto_deadline_unix
         metrics = progress = result = kill_criteria = None
+        ahead = (
+            nxt if state.advance_pending_to is None else self.config.stage(state.advance_pending_to)
+        )
+        window = opens_at = deadline_local = None
+        zone = self.config.display_zone(ahead)
+        if ahead is not None and not state.kill_switch_tripped:
+            schedule = self.config.advance_schedule(ahead)
+            if not schedule.always_open:
+                calendar = schedule.status(now)
+                window = calendar.describe(zone)
+                if not calendar.is_open and calendar.opens_at is not None:
+                    opens_at = format_instant(calendar.opens_at)
+        if deadline is not None and self.config.has_calendar:
+            deadline_local = format_local(round(deadline * 1e6), zone)
         if trades is not None:
             seq = trades if isinstance(trades, _SequenceABC) else list(trades)
             evidence = self._evidence(seq, state)
@@ -381,6 +425,9 @@ class Rollout:
             gate_progress=progress,
             gate_result=result,
             kill_criteria=kill_criteria,
+            advance_window=window,
+            advance_window_opens_at=opens_at,
+            veto_deadline_local=deadline_local,
         )
 
     def history(self) -> List[HistoryRecord]:

@@ -7,10 +7,12 @@ Pure values: nothing here reads a clock, a disk or the environment.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timezone, tzinfo
 from enum import Enum
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .._validate import check_int, check_non_negative
+from ..calendar import Rule, Schedule, Window, load_zone, parse_blackouts, parse_windows
 from ..errors import ConfigError, CorruptStateError
 from ..evidence import EvidenceTracker, TrackerKey, gate_tracker_key
 from ..gates import Gate, GateProof
@@ -106,6 +108,16 @@ class RolloutConfig:
     stages: Tuple[Stage, ...]
     kill_switch: KillSwitch
     veto_window_seconds: float = 1800
+    blackouts: Tuple[Union[str, Rule], ...] = ()
+    """When no advance and no veto expiry lands, for every gate (see
+    :mod:`quant_rollout.calendar`). The kill switch never waits."""
+    operator_hours: Tuple[Union[str, Window], ...] = ()
+    """Weekly windows the veto window counts in: 30 minutes of operator hours that
+    start at 02:00 run out 30 minutes after operator hours begin. Empty: real time."""
+    operator_zone: Optional[str] = None
+    """The zone times are shown in (an IANA name); None: the zone of the first
+    operator-hours window, else of the first gate window, else of the first blackout
+    that has one, else UTC."""
 
     def __post_init__(self) -> None:
         stages = tuple(self.stages)
@@ -124,6 +136,59 @@ class RolloutConfig:
             raise ConfigError(f"kill_switch must be a KillSwitch, got {self.kill_switch!r}")
         check_non_negative("Rollout", "veto_window_seconds", self.veto_window_seconds)
         object.__setattr__(self, "stages", tuple(sorted(stages, key=lambda s: s.num)))
+        object.__setattr__(self, "blackouts", parse_blackouts(self.blackouts))
+        object.__setattr__(
+            self, "operator_hours", parse_windows(self.operator_hours, key="operator_hours")
+        )
+        if self.operator_zone is not None:
+            load_zone(self.operator_zone, key="operator_zone")
+        if self.operator_hours:
+            Schedule(parse_windows(self.operator_hours)).check_can_open(key="operator_hours")
+        for stage in self.stages:
+            if stage.gate is not None and self.blackouts:
+                self.advance_schedule(stage).check_can_open(
+                    key=f"blackouts (with stage {stage.label}'s gate)"
+                )
+
+    def advance_schedule(self, target: Stage) -> Schedule:
+        """When the rollout may advance to ``target``: its gate's windows, minus the
+        gate's blackouts and the rollout's."""
+        gate_schedule = Schedule() if target.gate is None else target.gate.schedule
+        return gate_schedule.with_blackouts(parse_blackouts(self.blackouts))
+
+    @property
+    def has_calendar(self) -> bool:
+        """Whether any window, blackout, operator hours or operator zone is set."""
+        gated = any(s.gate is not None and not s.gate.schedule.always_open for s in self.stages)
+        return gated or bool(self.blackouts or self.operator_hours or self.operator_zone)
+
+    @property
+    def operator_schedule(self) -> Optional[Schedule]:
+        """The operator hours a veto window counts in; None: it counts real time."""
+        return Schedule(parse_windows(self.operator_hours)) if self.operator_hours else None
+
+    def display_zone(self, target: Optional[Stage] = None) -> tzinfo:
+        """The zone to show times in (see :attr:`operator_zone`)."""
+        if self.operator_zone is not None:
+            return load_zone(self.operator_zone, key="operator_zone")
+        candidates = list(self.operator_hours)
+        if target is not None and target.gate is not None:
+            candidates.extend(target.gate.windows)
+        for stage in self.stages:
+            if stage.gate is not None:
+                candidates.extend(stage.gate.windows)
+        for rule in candidates:
+            if isinstance(rule, Window):
+                return rule.zone
+        blackouts = list(parse_blackouts(self.blackouts))
+        for stage in self.stages:
+            if stage.gate is not None:
+                blackouts.extend(parse_blackouts(stage.gate.blackouts))
+        for blackout in blackouts:
+            zone = getattr(blackout, "zone", None)
+            if isinstance(zone, tzinfo):
+                return zone
+        return timezone.utc
 
     def stage(self, num: int) -> Stage:
         """The stage numbered ``num``; KeyError if there is none."""

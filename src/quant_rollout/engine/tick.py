@@ -14,11 +14,13 @@ import math
 from dataclasses import dataclass
 from typing import List, Optional
 
+from .._durations import format_duration
+from ..calendar import ScheduleStatus, format_local
 from ..evidence import StageEvidence
 from ..gates import GateVerdict
 from ..trades import format_instant
 from .judging import judge_gate, proof_of_passing
-from .model import RolloutAction, RolloutConfig, RolloutDecision, Step, Transition
+from .model import RolloutAction, RolloutConfig, RolloutDecision, Stage, Step, Transition
 from .moves import check_clock, entered, killed, land, started
 from .state import RolloutState
 from .timing import veto_deadline_us
@@ -146,18 +148,34 @@ def _veto_window(
     target = config.stage(pending)
     if now_us < deadline_us:
         left = math.ceil(deadline - now_us / 1e6)
+        runs_out = ""
+        if config.operator_schedule is not None:
+            local = format_local(round(deadline * 1e6), config.display_zone(target), now=now_us)
+            runs_out = f" ({local}, counting operator hours)"
         return _Outcome(
             RolloutAction.VETO_OPEN,
-            f"veto window still open: advance to stage {target.label} in {left}s unless vetoed",
+            f"veto window still open: advance to stage {target.label} in {left}s{runs_out} "
+            "unless vetoed",
             to_stage=pending,
             deadline=deadline,
         )
     verdict = judge_gate(config, state, target, evidence, now_us)
     if verdict.passes:
+        calendar = _calendar(config, target, now_us)
+        if calendar is not None and not calendar.is_open:
+            # Nothing lands outside the gate's windows or in a blackout; the window
+            # stays pending (a veto still stops it) until they allow it.
+            return _Outcome(
+                RolloutAction.VETO_OPEN,
+                f"veto window over; the advance to stage {target.label} waits: "
+                f"{calendar.describe(config.display_zone(target))} (a veto still stops it)",
+                to_stage=pending,
+                deadline=deadline,
+            )
         proof = proof_of_passing(target, evidence)
         return _Outcome(
             RolloutAction.VETO_EXPIRED,
-            "veto window expired without abort; gate still met",
+            "veto window expired without abort; gate still met" + _inside(config, target, calendar),
             Event.VETO_EXPIRED,
             entered(state, pending, now_us, proof),
         )
@@ -168,6 +186,20 @@ def _veto_window(
         Event.ADVANCE_DROPPED,
         state,  # the landing drops the pending advance; the evidence still counts
     )
+
+
+def _calendar(config: RolloutConfig, target: Stage, now_us: int) -> Optional[ScheduleStatus]:
+    """Where the advance to ``target`` stands against its windows and blackouts at
+    ``now_us``; None when it has none (the common case costs nothing)."""
+    schedule = config.advance_schedule(target)
+    return None if schedule.always_open else schedule.status(now_us)
+
+
+def _inside(config: RolloutConfig, target: Stage, calendar: Optional[ScheduleStatus]) -> str:
+    """For the history: the window an advance landed in, and until when it is open."""
+    if calendar is None:
+        return ""
+    return f" (inside its window: {calendar.describe(config.display_zone(target))})"
 
 
 def _paused(state: RolloutState) -> Optional[_Outcome]:
@@ -194,9 +226,33 @@ def _next_gate(
         )
     if not verdict.passes:
         return _Outcome(RolloutAction.NOOP, f"gate not yet met: {verdict.reason}")
+    calendar = _calendar(config, target, now_us)
+    if calendar is not None and not calendar.is_open:
+        met = "gate met" if verdict.reason == "ok" else f"gate met ({verdict.reason})"
+        return _Outcome(
+            RolloutAction.NOOP, f"{met}; {calendar.describe(config.display_zone(target))}"
+        )
+    inside = _inside(config, target, calendar)
     if config.veto_window_seconds > 0:
         passed = "gate passed" if verdict.reason == "ok" else f"gate passed: {verdict.reason}"
-        deadline = now_us / 1e6 + config.veto_window_seconds
+        window_us = round(config.veto_window_seconds * 1e6)
+        hours = config.operator_schedule
+        counted = ""
+        if hours is None:
+            deadline = now_us / 1e6 + config.veto_window_seconds
+        else:
+            deadline_us = hours.deadline(now_us, window_us)
+            if deadline_us is None:  # fail closed: no window that cannot run out
+                return _Outcome(
+                    RolloutAction.NOOP,
+                    f"{passed}; but operator hours hold less than "
+                    f"{format_duration(config.veto_window_seconds)} "
+                    "within 4 years, so no veto window can open",
+                )
+            deadline = deadline_us / 1e6
+            local = format_local(deadline_us, config.display_zone(target), now=now_us)
+            window = format_duration(config.veto_window_seconds)
+            counted = f": {window} of operator hours, runs out {local}"
         opened = dataclasses.replace(
             state,
             advance_pending_to=target.num,
@@ -205,7 +261,7 @@ def _next_gate(
         )
         return _Outcome(
             RolloutAction.VETO_OPEN,
-            f"{passed}; veto window opened",
+            f"{passed}{inside}; veto window opened{counted}",
             Event.VETO_OPEN,
             opened,
             to_stage=target.num,
@@ -213,7 +269,7 @@ def _next_gate(
         )
     return _Outcome(
         RolloutAction.ADVANCE,
-        f"gate passed: {verdict.reason}",
+        f"gate passed: {verdict.reason}{inside}",
         Event.ADVANCE,
         entered(state, target.num, now_us, proof_of_passing(target, evidence)),
     )

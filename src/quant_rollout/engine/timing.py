@@ -1,10 +1,12 @@
 """When the passing of time alone changes what a tick decides.
 
-A tick reads the clock in two places that can change its answer: an open veto
+A tick reads the clock in three places that can change its answer: an open veto
 window closes at its deadline (:func:`veto_deadline_us`, the comparison
-:func:`~.tick.decide` itself makes), and the next gate's ``min_days_after_prev`` is
-met (:func:`~.judging.days_since_stage_entry`). :func:`next_time_change` names the
-instant, for a caller that skips the ticks in which nothing can change (a replay).
+:func:`~.tick.decide` itself makes), the next gate's ``min_days_after_prev`` is
+met (:func:`~.judging.days_since_stage_entry`), and an advance the calendar holds
+back (a met gate outside its windows, a veto window run out in a blackout) lands
+when the schedule opens. :func:`next_time_change` names the instant, for a caller
+that skips the ticks in which nothing can change (a replay).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Optional
 
 from ..trades import parse_instant
 from .judging import days_since_stage_entry
-from .model import RolloutConfig
+from .model import RolloutConfig, Stage
 from .state import RolloutState
 
 __all__ = ["next_time_change", "veto_deadline_us"]
@@ -30,14 +32,23 @@ def veto_deadline_us(state: RolloutState) -> Optional[int]:
 _MAX_GATE_DAYS = 2_000_000.0
 
 
-def next_time_change(config: RolloutConfig, state: RolloutState, now_us: int) -> Optional[int]:
+def next_time_change(
+    config: RolloutConfig, state: RolloutState, now_us: int, *, gate_met: bool = False
+) -> Optional[int]:
     """The first instant (µs) from which the passing of time alone can change what
     :func:`decide` answers for this state, or None when no such instant is ahead.
 
-    Time matters to ``decide`` in two places: an open veto window closes at its
+    ``gate_met`` says whether the next stage's gate passes on the current evidence
+    (the caller has the evidence; this function has only the state): a met gate held
+    back by its windows or a blackout changes the answer when the schedule opens.
+    A pending advance whose veto window ran out in a blackout needs no such word:
+    the tick that held it judged its gate.
+
+    Time matters to ``decide`` in three places: an open veto window closes at its
     deadline (the instant returned may then be at or before ``now_us``: it is due),
-    and the next gate's ``min_days_after_prev`` is met at an instant found here with
-    the gate's own float comparison. Everything else (the gates' tests, the kill
+    the next gate's ``min_days_after_prev`` is met at an instant found here with
+    the gate's own float comparison, and the calendar opens for an advance it holds
+    back. Everything else (the gates' tests, the kill
     criteria) depends on the trades only. A latched kill switch or a pause waits for
     an operator, so returns None. For a caller that skips ticks in which nothing can
     change, such as a replay.
@@ -45,8 +56,34 @@ def next_time_change(config: RolloutConfig, state: RolloutState, now_us: int) ->
     if state.kill_switch_tripped or state.paused:
         return None
     if state.advance_pending_to is not None:
-        return veto_deadline_us(state)
+        due = veto_deadline_us(state)
+        pending = config.stage(state.advance_pending_to)
+        if due is not None and due <= now_us and _holds(config, pending, now_us):
+            return _opening(config, pending, now_us)  # None: it never opens again
+        return due
     target = config.next_stage(state.current_stage)
+    days = _days_met(state, target, now_us)
+    opening = _opening(config, target, now_us) if gate_met and target is not None else None
+    found = [t for t in (days, opening) if t is not None]
+    return min(found) if found else None
+
+
+def _holds(config: RolloutConfig, target: Stage, now_us: int) -> bool:
+    """Whether the calendar holds back an advance to ``target`` at ``now_us``."""
+    schedule = config.advance_schedule(target)
+    return not schedule.always_open and not schedule.is_open(now_us)
+
+
+def _opening(config: RolloutConfig, target: Stage, now_us: int) -> Optional[int]:
+    """When the calendar next lets an advance to ``target`` land, if it holds it back
+    at ``now_us``; None when nothing holds it, or when it never opens again."""
+    if not _holds(config, target, now_us):
+        return None
+    return config.advance_schedule(target).next_open(now_us)
+
+
+def _days_met(state: RolloutState, target: Optional[Stage], now_us: int) -> Optional[int]:
+    """When the next gate's ``min_days_after_prev`` is met, if later than ``now_us``."""
     gate = None if target is None else target.gate
     if gate is None or gate.min_days_after_prev <= 0:
         return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from .._validate import check_fraction, check_int, check_non_negative, check_number
+from ..calendar import Rule, Schedule, Window, parse_blackouts, parse_windows
 from ..errors import ConfigError
 from ..metrics import Metrics, compute_metrics
 from ..stats import win_rate_lower_bound
@@ -91,6 +92,13 @@ class Gate:
             latched until cleared. Needs ``confidence``.
         criteria: more criteria (:class:`~quant_rollout.gates.Criterion` objects), all
             of which must be met too; checked after the built-in ones, in order.
+        windows: when the gate may pass, as weekly windows in a time zone
+            (``"mon-fri 09:00-17:00 America/New_York"``, see
+            :mod:`quant_rollout.calendar`); empty: any time. Outside them the criteria
+            are still judged and shown, but no veto window opens and nothing advances.
+        blackouts: when it may not pass, whatever the windows say: dates, ranges,
+            instants with a margin, weekly or cron rules (texts or rule objects). A
+            veto window that runs out in one waits for its end.
 
     The gate is judged through its criteria (:attr:`checks`), one object each, built
     from the fields above: nothing here knows what a criterion measures.
@@ -109,9 +117,15 @@ class Gate:
     max_gain_per_dollar: Optional[float] = None
     revert_if_cannot_pass: bool = False
     criteria: Tuple[Criterion, ...] = ()
+    windows: Tuple[Union[str, Window], ...] = ()
+    blackouts: Tuple[Union[str, Rule], ...] = ()
 
     def __post_init__(self) -> None:
         self._check_fields()
+        # Read the calendar texts once, here: a bad one fails when the gate is built.
+        object.__setattr__(self, "windows", parse_windows(self.windows, key="Gate.windows"))
+        object.__setattr__(self, "blackouts", parse_blackouts(self.blackouts, key="Gate.blackouts"))
+        self.schedule.check_can_open(key="Gate.blackouts")
         criteria = self.criteria
         if isinstance(criteria, (str, bytes)) or not isinstance(criteria, (tuple, list)):
             raise ConfigError(f"Gate.criteria must be a tuple of criteria, got {criteria!r}")
@@ -173,6 +187,11 @@ class Gate:
             raise ConfigError(
                 f"Gate.max_gain_per_dollar must be above min_ev_per_dollar={bar!r}, got {gain!r}"
             )
+
+    @functools.cached_property
+    def schedule(self) -> Schedule:
+        """When this gate may pass: its :attr:`windows` minus its :attr:`blackouts`."""
+        return Schedule(parse_windows(self.windows), parse_blackouts(self.blackouts))
 
     # -- the criteria
 

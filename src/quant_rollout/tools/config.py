@@ -96,8 +96,9 @@ from types import ModuleType
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._durations import format_duration, parse_duration
+from ..calendar import Rule, Schedule, Window, load_zone, parse_blackouts, parse_windows
 from ..engine.machine import RolloutConfig, Stage
-from ..errors import ConfigError, ConfigFileError
+from ..errors import CalendarError, ConfigError, ConfigFileError
 from ..kill import BUILTIN_CRITERIA, KillSwitch
 
 __all__ = [
@@ -122,6 +123,10 @@ class LoadedConfig:
         state_path: the state file, absolute (``~`` expanded, a relative path taken
             from the configuration file's folder); None when the file has none.
         source: the configuration file it was read from.
+        blackouts: the rollout's blackouts (no advance or veto expiry lands in them).
+        operator_hours: the weekly windows the veto window counts in (empty: real time).
+        operator_zone: the zone times are shown in, or None (see
+            :attr:`RolloutConfig.operator_zone <quant_rollout.engine.RolloutConfig>`).
     """
 
     stages: Tuple[Stage, ...]
@@ -129,11 +134,21 @@ class LoadedConfig:
     veto_window_seconds: float
     state_path: Optional[Path]
     source: Optional[Path] = None
+    blackouts: Tuple[Rule, ...] = ()
+    operator_hours: Tuple[Window, ...] = ()
+    operator_zone: Optional[str] = None
 
     @property
     def rollout_config(self) -> RolloutConfig:
         """The same definition as the state machine's :class:`RolloutConfig`."""
-        return RolloutConfig(self.stages, self.kill_switch, self.veto_window_seconds)
+        return RolloutConfig(
+            self.stages,
+            self.kill_switch,
+            self.veto_window_seconds,
+            blackouts=self.blackouts,
+            operator_hours=self.operator_hours,
+            operator_zone=self.operator_zone,
+        )
 
     def stage(self, num: int) -> Stage:
         """The stage numbered ``num``; KeyError if there is none."""
@@ -192,13 +207,27 @@ def as_rollout_config(config: object, *, needed_by: str = "this") -> RolloutConf
 
 def _loaded(config: RolloutConfig, state_path: Optional[Path] = None) -> LoadedConfig:
     return LoadedConfig(
-        tuple(config.stages), config.kill_switch, config.veto_window_seconds, state_path
+        tuple(config.stages),
+        config.kill_switch,
+        config.veto_window_seconds,
+        state_path,
+        blackouts=parse_blackouts(config.blackouts),
+        operator_hours=parse_windows(config.operator_hours),
+        operator_zone=config.operator_zone,
     )
 
 
 # ----------------------------------------------------------------------------- parsing
 
-_TOP_LEVEL = ("state_path", "veto_window", "kill_switch", "stages")
+_TOP_LEVEL = (
+    "state_path",
+    "veto_window",
+    "operator_hours",
+    "operator_zone",
+    "blackouts",
+    "kill_switch",
+    "stages",
+)
 _PARSER_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _NONE_TEXT = "none"
 
@@ -407,11 +436,15 @@ def _build(cls: type, table: Mapping[str, Any], path: str, problems: _Problems) 
 
 
 def _locate(owner: str, message: str, kwargs: Mapping[str, Any]) -> Tuple[Optional[str], str]:
-    """The key a constructor's ConfigError is about, from its ``Owner.field ...`` prefix."""
+    """The key a constructor's ConfigError is about, from its ``Owner.field ...`` prefix
+    (or ``Owner.field[i]: ...`` for an item of a list, such as a gate's windows)."""
     for key in kwargs:
         prefix = f"{owner}.{key} "
         if message.startswith(prefix):
             return key, message[len(prefix) :]
+        item = re.match(rf"{re.escape(owner)}\.{re.escape(key)}(\[\d+\])?: ", message)
+        if item:
+            return key + (item.group(1) or ""), message[item.end() :]
     return None, message
 
 
@@ -431,6 +464,39 @@ def _veto_window(value: object, problems: _Problems) -> Optional[float]:
     except ValueError as exc:
         problems.add("veto_window", str(exc))
         return None
+
+
+def _calendar(
+    doc: Mapping[str, Any], problems: _Problems
+) -> Optional[Tuple[Tuple[Rule, ...], Tuple[Window, ...], Optional[str]]]:
+    """The rollout's ``blackouts``, ``operator_hours`` and ``operator_zone``."""
+    before = len(problems.found)
+    blackouts: Tuple[Rule, ...] = ()
+    hours: Tuple[Window, ...] = ()
+    zone = doc.get("operator_zone")
+    try:
+        blackouts = parse_blackouts(doc.get("blackouts", []), key="blackouts")
+    except CalendarError as exc:
+        problems.add(exc.key or "blackouts", _after_key(str(exc), exc.key))
+    try:
+        hours = parse_windows(doc.get("operator_hours", []), key="operator_hours")
+        if hours:
+            Schedule(hours).check_can_open(key="operator_hours")
+    except CalendarError as exc:
+        problems.add(exc.key or "operator_hours", _after_key(str(exc), exc.key))
+    if zone is not None:
+        try:
+            load_zone(zone, key="operator_zone")
+        except CalendarError as exc:
+            problems.add("operator_zone", _after_key(str(exc), exc.key))
+    if len(problems.found) > before:
+        return None
+    return blackouts, hours, zone
+
+
+def _after_key(message: str, key: str) -> str:
+    """A calendar message without its leading ``key: `` (the file's report adds it)."""
+    return message[len(key) + 2 :] if key and message.startswith(f"{key}: ") else message
 
 
 def _stages(value: object, problems: _Problems) -> Optional[List[Stage]]:
@@ -528,10 +594,22 @@ def _from_document(doc: object, file: str, problems: _Problems) -> Optional[Load
         problems.add("stages", "missing: add at least stage 0 as a [[stages]] table")
     else:
         stages = _stages(doc["stages"], problems)
-    if problems.found or stages is None or kill is None or veto is None:
+    calendar = _calendar(doc, problems)
+    if problems.found or stages is None or kill is None or veto is None or calendar is None:
         return None
+    blackouts, hours, zone = calendar
     try:
-        config = RolloutConfig(tuple(stages), kill, veto)
+        config = RolloutConfig(
+            tuple(stages),
+            kill,
+            veto,
+            blackouts=blackouts,
+            operator_hours=hours,
+            operator_zone=zone,
+        )
+    except CalendarError as exc:
+        problems.add("blackouts", str(exc))
+        return None
     except ConfigError as exc:
         problems.add("stages", str(exc))
         return None
@@ -549,6 +627,9 @@ def _from_document(doc: object, file: str, problems: _Problems) -> Optional[Load
         veto_window_seconds=config.veto_window_seconds,
         state_path=state_path,
         source=Path(file),
+        blackouts=blackouts,
+        operator_hours=hours,
+        operator_zone=zone,
     )
 
 

@@ -24,12 +24,15 @@ Ticks
     cadence point where (a) a new trade became visible since the last tick, (b) the
     previous tick recorded a transition, or (c) a time-based deadline falls due:
     the first cadence point at or after a pending veto window's deadline, or after
-    which the next gate's ``min_days_after_prev`` is met. Between such points the
-    state, the trades and so every decision are unchanged, so the result is exactly
-    that of ticking at every cadence point (``tests/test_replay.py`` checks this
-    with a property test). After the last trade the replay keeps ticking until no
-    deadline is pending. A tripped kill switch stays latched to the end, as it would
-    live until an operator cleared it.
+    which the next gate's ``min_days_after_prev`` is met, or at which the calendar
+    lets an advance it holds back land (a met gate's window opens, a blackout
+    ends). Between such points the state, the trades and so every decision are
+    unchanged, so the result is exactly that of ticking at every cadence point
+    (``tests/test_replay.py`` and ``tests/test_calendar_replay.py`` check this with
+    property tests). Windows and blackouts are read on the replay's clock. After
+    the last trade the replay keeps ticking until no deadline is pending. A tripped
+    kill switch stays latched to the end, as it would live until an operator cleared
+    it.
 """
 
 from __future__ import annotations
@@ -299,15 +302,33 @@ class RolloutConfigLike(Protocol):
     def veto_window_seconds(self) -> float: ...
 
 
+def _held_gate_met(
+    rollout: Rollout, state: RolloutState, visible: Sequence[TradeOutcome], now_us: int
+) -> bool:
+    """Whether the next gate is met while the calendar holds its advance back: the
+    engine needs the word to say when time matters; the evidence is judged only then."""
+    config = rollout.config
+    if state.advance_pending_to is not None or state.kill_switch_tripped or state.paused:
+        return False
+    target = config.next_stage(state.current_stage)
+    if target is None:
+        return False
+    schedule = config.advance_schedule(target)
+    if schedule.always_open or schedule.is_open(now_us):
+        return False
+    result = rollout.status(visible).gate_result
+    return result is not None and result.passes
+
+
 def _next_deadline(
-    config: RolloutConfig, state: RolloutState, now_us: int, tick_us: int
+    config: RolloutConfig, state: RolloutState, now_us: int, tick_us: int, gate_met: bool
 ) -> Optional[int]:
     """The first cadence point after ``now_us`` at which time alone can change a decision.
 
     The engine says when (:func:`~quant_rollout.engine.machine.next_time_change`); a
     replay only puts it on its tick cadence. None: only new trades can change anything.
     """
-    changes_at = next_time_change(config, state, now_us)
+    changes_at = next_time_change(config, state, now_us, gate_met=gate_met)
     if changes_at is None:
         return None
     return max(_ceil_to(changes_at, tick_us), now_us + tick_us)
@@ -370,6 +391,9 @@ def replay(
         veto_window_seconds=checked.veto_window_seconds,
         store=store,
         clock=clock,
+        blackouts=checked.blackouts,
+        operator_hours=checked.operator_hours,
+        operator_zone=checked.operator_zone,
     )
     cfg = rollout.config
 
@@ -425,7 +449,9 @@ def replay(
             candidates.append(now + tick_us)
         if len(visible) < total:
             candidates.append(max(_ceil_to(feed_us[len(visible)], tick_us), now + tick_us))
-        deadline = _next_deadline(cfg, state, now, tick_us)
+        deadline = _next_deadline(
+            cfg, state, now, tick_us, _held_gate_met(rollout, state, visible, now)
+        )
         if deadline is not None:
             candidates.append(deadline)
         now = min(candidates) if candidates else None

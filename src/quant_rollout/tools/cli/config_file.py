@@ -26,6 +26,7 @@ from .describe import (
     _gate_text,
     _kill_text,
     _params_text,
+    _rule_text,
 )
 from .source import (
     _import_factory,
@@ -63,9 +64,13 @@ def _config_lines(source: _Source, config: LoadedConfig) -> List[str]:
     )
     lines += _field("state", state, w)
     veto = config.veto_window_seconds
-    lines += _field(
-        "veto", "none: advances land at once" if veto == 0 else format_duration(veto), w
-    )
+    veto_text = "none: advances land at once" if veto == 0 else format_duration(veto)
+    if veto and config.operator_hours:
+        hours = " or ".join(_rule_text(h) for h in config.operator_hours)
+        veto_text += f" of operator hours ({hours})"
+    lines += _field("veto", veto_text, w)
+    if config.blackouts:
+        lines += _field("blackouts", "; ".join(_rule_text(b) for b in config.blackouts), w)
     for i, text in enumerate(_kill_text(config.kill_switch)):
         lines += _field("kill" if i == 0 else "", text, w)
     num_w = max(3, max(len(str(s.num)) for s in config.stages))

@@ -38,7 +38,8 @@ def _gate_text(gate: Optional[Gate]) -> str:
     if gate is None:
         return "none: reached only by promote"
     if gate.confidence is None:
-        return ", ".join(f"{name}>={_num(req, name)}" for name, req in _criteria(gate))
+        plain = ", ".join(f"{name}>={_num(req, name)}" for name, req in _criteria(gate))
+        return plain + _calendar_text(gate)
     # A confidence gate shows the true value above the bar, hence ">".
     tested = ("win_rate", "ev_per_dollar")
     text = ", ".join(
@@ -47,7 +48,22 @@ def _gate_text(gate: Optional[Gate]) -> str:
     text += f" at {gate.confidence * 100:g}% confidence"
     if gate.revert_if_cannot_pass:
         text += "; reverts to stage 0 if it cannot pass"
+    return text + _calendar_text(gate)
+
+
+def _calendar_text(gate: Gate) -> str:
+    """``; only mon-fri 09:00-17:00 America/New_York; not fri 15:00-17:00 ...`` or ''."""
+    text = ""
+    if gate.windows:
+        text += "; only " + " or ".join(_rule_text(w) for w in gate.windows)
+    if gate.blackouts:
+        text += "; not " + " nor ".join(_rule_text(b) for b in gate.blackouts)
     return text
+
+
+def _rule_text(rule: object) -> str:
+    """A calendar rule as its operator wrote it."""
+    return str(getattr(rule, "text", rule))
 
 
 def _kill_text(kill: KillSwitch) -> List[str]:

@@ -67,6 +67,7 @@ def _status_json(
             "deadline": None if deadline is None else format_instant(seconds_to_us(deadline)),
             "deadline_unix": deadline,
             "seconds_left": st.veto_seconds_left,
+            "deadline_local": st.veto_deadline_local,
         }
     gate = None
     if st.gate_progress is not None and st.gate_result is not None:
@@ -101,6 +102,9 @@ def _status_json(
             "at": st.kill_timestamp,
         },
         "pending_advance": pending,
+        "advance_window": None
+        if st.advance_window is None
+        else {"text": st.advance_window, "opens_at": st.advance_window_opens_at},
         "paused": st.paused,
         "started_at": st.started_at,
         "stage_entered_at": st.stage_entered_at,
@@ -174,6 +178,8 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
             else f"(window closed {_relative(deadline_us, now)}): lands on the next tick "
             "if the gate still holds"
         )
+        if left > 0 and st.veto_deadline_local is not None:
+            when += f" ({st.veto_deadline_local})"
         add("advance", f"{arrow} stage {_stage_label(rollout, st.advance_pending_to)} {when}")
         add("", f"stop it: {PROG} veto --note '...'")
     if st.kill_switch_tripped:
@@ -183,6 +189,8 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
         add("kill", "armed (not tripped)")
         for k in st.kill_criteria or ():
             add("", f"{k.name}: {k.state}: {k.detail}" if k.detail else f"{k.name}: {k.state}")
+    if st.advance_window is not None:
+        add("window", st.advance_window)
     add("paused", "yes" if st.paused else "no")
     if st.started_at is None:
         add("started", "not yet: no tick or verb recorded")
