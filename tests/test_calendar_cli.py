@@ -98,6 +98,9 @@ def test_status_shows_the_window_and_the_local_deadline(
     code, out, _ = run(capsys, "--config", str(cfg), "status", "--json")
     data = json.loads(out)
     assert data["advance_window"]["opens_at"] == "2026-12-07T14:00:00+00:00"
+    gate = data["next_stage"]["gate"]
+    assert gate["windows"] == ["mon-fri 09:00-17:00 America/New_York"]
+    assert gate["blackouts"] == ["fri 15:00-17:00 America/New_York"]
     # Monday 16:50: the veto window opens and runs out Tuesday 09:20 (operator hours).
     rollout = Rollout.from_config(cfg, clock=ManualClock("2026-12-07T16:50:00-05:00"))
     assert rollout.tick(wins()).action is RolloutAction.VETO_OPEN

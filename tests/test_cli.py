@@ -72,6 +72,7 @@ STATUS_KEYS = {
     "next_stage",
     "kill_switch",
     "pending_advance",
+    "advance_window",
     "paused",
     "started_at",
     "stage_entered_at",

@@ -14,8 +14,6 @@ on the fall-back night) has two.
 
 from __future__ import annotations
 
-import difflib
-import zoneinfo
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import List, Tuple, Union
 
@@ -71,6 +69,10 @@ def load_zone(name: Union[str, tzinfo], *, key: str = "zone") -> tzinfo:
     text = name.strip()
     if text.upper() in _UTC_NAMES:
         return timezone.utc
+    # Imported here: a rollout without a calendar never pays for them.
+    import difflib
+    import zoneinfo
+
     try:
         return zoneinfo.ZoneInfo(text)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):

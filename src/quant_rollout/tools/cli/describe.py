@@ -129,8 +129,16 @@ def _stage_json(stage: Optional[Stage]) -> Optional[Dict[str, Any]]:
         "num": stage.num,
         "name": stage.name,
         "params": dict(stage.params),
-        "gate": None if stage.gate is None else dataclasses.asdict(stage.gate),
+        "gate": None if stage.gate is None else _gate_json(stage.gate),
     }
+
+
+def _gate_json(gate: Gate) -> Dict[str, Any]:
+    """The gate's fields, its calendar rules as the text they were written in."""
+    data = dataclasses.asdict(gate)
+    data["windows"] = [_rule_text(w) for w in gate.windows]
+    data["blackouts"] = [_rule_text(b) for b in gate.blackouts]
+    return data
 
 
 def _record_json(record: HistoryRecord, full: bool) -> Dict[str, Any]:
