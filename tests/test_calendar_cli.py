@@ -1,6 +1,6 @@
 """The calendar from the shell: validate shows windows, blackouts and operator hours;
 status shows where the next advance stands and the veto deadline in the operator's
-zone."""
+zone; plan notes the wait the calendar adds."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import Tuple
 import pytest
 
 from quant_rollout import ManualClock, Rollout, RolloutAction, TradeOutcome
+from quant_rollout.calendar import Schedule, format_wait
 from quant_rollout.tools.cli import main
+from quant_rollout.trades import parse_instant
 
 CONFIG = """\
 state_path = "state.json"
@@ -109,3 +111,50 @@ def test_status_shows_the_window_and_the_local_deadline(
     assert "at 2026-12-08T14:20:00Z (Tue 2026-12-08 09:20 EST)" in out
     code, out, _ = run(capsys, "--config", str(cfg), "status", "--json")
     assert json.loads(out)["pending_advance"]["deadline_local"] == "Tue 2026-12-08 09:20 EST"
+
+
+def test_plan_reports_the_wait_the_calendar_adds(
+    cfg: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUANT_ROLLOUT_NOW", "2026-11-30T00:00:00Z")
+    code, out, _ = run(capsys, "plan", str(cfg), "--win-rates", "0.6", "--horizon", "50")
+    assert code == 0
+    text = " ".join(out.split())
+    schedule = Schedule.parse(
+        ["mon-fri 09:00-17:00 America/New_York"],
+        ["fri 15:00-17:00 America/New_York", "2026-12-24..2026-12-25 America/New_York"],
+    )
+    start = parse_instant("2026-11-30T00:00:00Z")
+    year = 52 * 7 * 86_400_000_000
+    waits = schedule.waits(start, start + year)
+    assert waits.mean_wait_us is not None
+    assert waits.max_wait_us is not None
+    assert (
+        f"advances land in {waits.open_fraction:.1%} of the 52 weeks from 2026-11-30; a gate "
+        f"met at a random moment waits {format_wait(round(waits.mean_wait_us))} on average, "
+        f"{format_wait(waits.max_wait_us)} at most (not in the days above)"
+    ) in text
+    hours = Schedule.parse(["mon-fri 09:00-17:00 America/New_York"])
+    longest = hours.waits(start, start + year).max_wait_us
+    assert longest == 65 * 3_600_000_000  # the weekend the clocks go back: 65 hours
+    assert "veto window: 30m of operator hours, at most 2d17h real" in text
+
+
+def test_plan_without_a_calendar_adds_no_note_and_reads_no_clock(
+    cfg: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quant_rollout import plan
+    from quant_rollout.tools.config import load_config
+
+    plain = cfg.parent / "plain.toml"
+    plain.write_text(
+        "\n".join(
+            line
+            for line in CONFIG.splitlines()
+            if not line.startswith(("operator_hours", "blackouts", "windows"))
+        )
+    )
+    report = plan(load_config(plain), win_rates=[0.6], horizon=20, calendar_from="bad")
+    assert not any("calendar" in n or "operator" in n for t in report.transitions for n in t.notes)
+    timed = plan(load_config(cfg), win_rates=[0.6], horizon=20, calendar_from="2026-11-30T00:00Z")
+    assert any(n.startswith("calendar (") for n in timed.transitions[0].notes)

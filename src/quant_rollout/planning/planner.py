@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Tuple, Union
 
+from ..clock import system_clock
 from ..engine.machine import RolloutConfig
 from ..errors import ConfigError
-from ..trades import as_trade
+from ..trades import TimestampLike, as_trade, parse_instant
+from .calendar_notes import calendar_notes, has_calendar_notes
 from .gate_plan import plan_gate
 from .kill_plan import plan_kills
 from .payoff import Payoff
@@ -105,6 +108,7 @@ def plan(
     drop_to: Optional[float] = None,
     paths: int = DEFAULT_PATHS,
     seed: int = 0,
+    calendar_from: Optional[TimestampLike] = None,
 ) -> PlanReport:
     """What a rollout configuration will do: every gate and the kill switch, level by level.
 
@@ -128,6 +132,10 @@ def plan(
             rows (and the unacceptable level of a sequential criterion).
         paths: Monte Carlo runs per row, >= 100.
         seed: the Monte Carlo seed; the same seed gives the same report.
+        calendar_from: where the year over which gates' windows and blackouts (and
+            operator hours) are measured starts: each transition then notes the wait
+            they add (:mod:`.calendar_notes`). Default: now, from the system clock;
+            only read when the configuration has a calendar.
 
     Returns:
         A :class:`PlanReport`; print it with :func:`format_plan`.
@@ -183,6 +191,12 @@ def plan(
         plan_gate(setting, a, b, rates, evs) for a, b in zip(config.stages, config.stages[1:])
     )
     kills = plan_kills(setting, rates, evs, drop)
+    if has_calendar_notes(config):
+        start = parse_instant(system_clock() if calendar_from is None else calendar_from)
+        transitions = tuple(
+            dataclasses.replace(t, notes=t.notes + calendar_notes(config, stage, start))
+            for t, stage in zip(transitions, config.stages[1:])
+        )
     return PlanReport(
         source=source,
         horizon=horizon_,

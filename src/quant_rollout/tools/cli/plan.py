@@ -9,6 +9,7 @@ from typing import Any, List
 from ..config import load_config
 from .common import (
     EXIT_OK,
+    _clock,
     _CommandError,
     _out,
 )
@@ -79,6 +80,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         drop_to=args.drop_to,
         paths=args.paths,
         seed=args.seed,
+        calendar_from=_clock()(),  # the calendar's year starts now (QUANT_ROLLOUT_NOW)
     )
     if args.json:
         _dump(report.to_dict())
