@@ -20,6 +20,7 @@ __all__ = [
     "LockTimeoutError",
     "OperatorRefusedError",
     "RolloutError",
+    "RouteKeyError",
     "StateError",
     "TradeFileError",
     "UnknownSchemaError",
@@ -135,3 +136,7 @@ class AlertError(RolloutError):
     The message names the setting (an environment variable, a file, the n-th URL) but
     never quotes a URL: notification URLs hold tokens and passwords.
     """
+
+
+class RouteKeyError(RolloutError, TypeError):
+    """A routing key is not text, bytes or a whole number, so it cannot be hashed stably."""
