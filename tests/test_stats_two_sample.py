@@ -79,8 +79,8 @@ def test_grid_bars_have_the_same_wealth_as_a_test_at_that_margin() -> None:
     pairs = [(float(rng.random() < 0.7), float(rng.random() < 0.4)) for _ in range(300)]
     gridded = DifferenceTest(0.0, 1.0, 0.0, grid_points=9)
     _alternate(gridded, pairs)
-    # Grid bars are -1 + 2 j / 10: the lower bound is the last of a run of rejections.
-    bars = [-1.0 + 2.0 * j / 10 for j in range(1, 10)]
+    # Grid bars are 2 k / 10 for k = -4..4 (through the margin 0).
+    bars = [2.0 * k / 10 for k in range(-4, 5)]
     rejected = []
     for bar in bars:
         single = DifferenceTest(0.0, 1.0, bar, grid_points=0)

@@ -74,7 +74,8 @@ DEFAULT_MAX_UNPAIRED = 32
 """Default longest queue of one arm's observations waiting for a partner."""
 
 DEFAULT_DIFFERENCE_GRID_POINTS = 100
-"""Default number of bars on each side's confidence-sequence grid."""
+"""Default number of bars on each side's confidence-sequence grid (steps of 2% of the
+range of differences: 0.02 win-rate points)."""
 
 
 def _real(name: str, value: object) -> float:
@@ -186,8 +187,9 @@ class DifferenceTest:
             ``high - low`` (0: the candidate must be better at all).
         confidence: 0.95 means each direction errs with probability at most 5%.
         max_bet: the largest fraction of wealth bet on one pair, in (0, 1).
-        grid_points: bars on each side's confidence-sequence grid, spread evenly over
-            the possible differences (0: no confidence bounds, only the two tests).
+        grid_points: about how many bars each side's confidence-sequence grid has,
+            evenly spaced over the possible differences with the margin among them (0:
+            no confidence bounds, only the two tests).
         max_unpaired: the longest queue of one arm's observations waiting for a
             partner, >= 1.
 
@@ -222,7 +224,15 @@ class DifferenceTest:
         points = _count("grid_points", grid_points)
         self.max_unpaired = _count("max_unpaired", max_unpaired, minimum=1)
         threshold = -math.log1p(-self.confidence)
-        grid = [-self.width + 2.0 * self.width * j / (points + 1) for j in range(1, points + 1)]
+        grid: List[float] = []
+        if points:
+            # Evenly spaced bars through the margin, so that a bound read off the grid
+            # reaches the margin exactly when the tests there do.
+            step = 2.0 * self.width / (points + 1)
+            first = math.floor((-self.width - self.margin) / step) + 1
+            last = math.ceil((self.width - self.margin) / step) - 1
+            grid = [self.margin + k * step for k in range(first, last + 1)]
+            grid = [b for b in grid if -self.width < b < self.width]
         self._above = _Side([self.margin, *grid], self.width, 1.0, self.max_bet, threshold)
         self._below = _Side(
             [self.margin, *reversed(grid)], self.width, -1.0, self.max_bet, threshold

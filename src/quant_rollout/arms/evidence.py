@@ -1,0 +1,566 @@
+"""An experiment's evidence: each arm's trades and opportunities, compared with control.
+
+:class:`ExperimentEvidence` takes the trades of an experiment stage (each tagged with its
+arm) and the opportunity counts the bot reports, and keeps, in O(1) per trade whatever
+the history:
+
+* each arm's metrics (trades, wins, pnl, size, opportunities);
+* for each candidate against control, the anytime-valid comparisons of
+  :mod:`quant_rollout.stats.two_sample` on win rate, EV per dollar (when the experiment
+  bounds the gains per dollar) and PnL per opportunity (when it bounds them per
+  opportunity);
+* the sample-ratio-mismatch alarm of :mod:`quant_rollout.stats.srm` on the routed counts.
+
+:meth:`ExperimentEvidence.report` turns that into an :class:`ExperimentReport`: a row per
+arm for ``status``, the winner (a candidate better than control by the margin on the
+deciding metric), the candidates to drop (worse, with confidence) and, when the split is
+broken, the SRM alarm, which stops all judging.
+
+**Which arm a trade belongs to** is ``trade.metadata["arm"]`` (:data:`ARM_KEY`). In an
+experiment every trade must carry one of the experiment's arm names; a trade without it
+or with another name is an :class:`~quant_rollout.errors.InvalidTradeError` naming the
+trade, never silently counted to control.
+
+**Opportunities and trades.** The bot reports how many opportunities each arm was routed
+since its last report (:meth:`ExperimentEvidence.add_opportunities`); a trade is usually
+reported later, when it closes. For the PnL-per-opportunity comparison each report
+becomes one batch per arm: the new opportunities, with the pnl of that arm's trades
+reported since the previous batch placed among them at positions drawn from a generator
+seeded by the experiment's salt and the batch number (deterministic, independent of the
+outcomes). Trades beyond the batch's opportunities wait for the next batch. Totals, and
+so every estimate shown, are exact; only the order in which the sequential test sees the
+outcomes is approximate, as it is for any trade reported after it closes.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from enum import Enum
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from ..errors import ConfigError, InvalidTradeError
+from ..stats.srm import SampleRatioTest
+from ..stats.two_sample import (
+    DifferenceTest,
+    EvPerDollarDifferenceTest,
+    PnlPerOpportunityDifferenceTest,
+    WinRateDifferenceTest,
+)
+from ..trades import TradeOutcome
+from .model import Experiment, Metric
+
+__all__ = [
+    "ARM_KEY",
+    "ArmSummary",
+    "Comparison",
+    "ExperimentEvidence",
+    "ExperimentReport",
+    "Verdict",
+    "arm_of",
+    "format_experiment",
+]
+
+ARM_KEY = "arm"
+"""The ``TradeOutcome.metadata`` key that names a trade's arm."""
+
+
+class Verdict(str, Enum):
+    """What a comparison of a candidate with control shows so far."""
+
+    BETTER = "better"
+    """Better than control by more than the margin, with confidence."""
+    WORSE = "worse"
+    """Not better than control by the margin, with confidence: it cannot win."""
+    UNDECIDED = "undecided"
+    """Not enough evidence either way yet."""
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def arm_of(trade: TradeOutcome, index: int, arms: Sequence[str]) -> str:
+    """The arm named by ``trade.metadata["arm"]``, checked against ``arms``.
+
+    Raises:
+        InvalidTradeError: no arm, or an arm not in ``arms``; names ``trades[index]``.
+    """
+    name = trade.metadata.get(ARM_KEY) if isinstance(trade.metadata, Mapping) else None
+    if name is None:
+        raise InvalidTradeError(
+            f"trades[{index}] has no arm: in an experiment stage every trade needs"
+            f" metadata[{ARM_KEY!r}] naming one of {list(arms)!r} (pnl={trade.pnl!r},"
+            f" timestamp={_short(trade.timestamp)})"
+        )
+    if name not in arms:
+        raise InvalidTradeError(
+            f"trades[{index}] names arm {_short(name)}, which is not in this experiment;"
+            f" the arms are {list(arms)!r}"
+        )
+    return str(name)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One candidate against control on one metric.
+
+    Attributes:
+        metric: what is compared.
+        difference: candidate minus control over the paired observations, or None
+            before the first pair (win-rate points 0–1, dollars per dollar, or account
+            currency per opportunity).
+        lower: anytime-valid lower confidence bound on the difference.
+        upper: anytime-valid upper confidence bound on the difference.
+        verdict: the comparison's verdict at the experiment's margin.
+        pairs: paired observations so far.
+    """
+
+    metric: Metric
+    difference: Optional[float]
+    lower: float
+    upper: float
+    verdict: Verdict
+    pairs: int
+
+
+@dataclass(frozen=True)
+class ArmSummary:
+    """One arm, as ``status`` shows it.
+
+    Attributes:
+        name: the arm's name.
+        weight: its current share of opportunities, 0–1 (0 once dropped).
+        dropped: True once the arm was dropped.
+        trades: trades reported for it.
+        wins: of which won (pnl > 0).
+        pnl: total pnl, account currency.
+        size: total size, account currency.
+        opportunities: opportunities the bot reported routing to it.
+        comparisons: against control, one per metric compared (empty for control).
+    """
+
+    name: str
+    weight: float
+    dropped: bool
+    trades: int
+    wins: int
+    pnl: float
+    size: float
+    opportunities: int
+    comparisons: Tuple[Comparison, ...]
+
+    @property
+    def win_rate(self) -> Optional[float]:
+        """Wins / trades, 0–1, or None before the first trade."""
+        return self.wins / self.trades if self.trades else None
+
+    @property
+    def ev_per_dollar(self) -> Optional[float]:
+        """Total pnl / total size, or None without size."""
+        return self.pnl / self.size if self.size > 0 else None
+
+    @property
+    def pnl_per_opportunity(self) -> Optional[float]:
+        """Total pnl / opportunities, or None before the first opportunity."""
+        return self.pnl / self.opportunities if self.opportunities else None
+
+    def comparison(self, metric: Metric) -> Optional[Comparison]:
+        """The comparison on ``metric``, or None when it is not compared."""
+        return next((c for c in self.comparisons if c.metric is metric), None)
+
+
+@dataclass(frozen=True)
+class ExperimentReport:
+    """What an experiment's evidence shows now.
+
+    Attributes:
+        arms: one row per arm, control first.
+        metric: the deciding metric.
+        srm_alarm: True when the routed counts do not match the weights (latched):
+            no winner and no drop is proposed while it holds.
+        srm_e_value: the evidence of a mismatch so far.
+        winner: the candidate to promote, or None.
+        worse: the candidates worse than control by the margin, with confidence, that
+            are still running (to drop).
+        reason: one line saying why.
+    """
+
+    arms: Tuple[ArmSummary, ...]
+    metric: Metric
+    srm_alarm: bool
+    srm_e_value: float
+    winner: Optional[str]
+    worse: Tuple[str, ...]
+    reason: str
+
+    def arm(self, name: str) -> ArmSummary:
+        """The row of the arm ``name``.
+
+        Raises:
+            ConfigError: no such arm.
+        """
+        for row in self.arms:
+            if row.name == name:
+                return row
+        raise ConfigError(f"no arm named {_short(name)} in this experiment")
+
+
+class _ArmTally:
+    __slots__ = ("opportunities", "pending_pnls", "pnl", "size", "trades", "wins")
+
+    def __init__(self) -> None:
+        self.trades = 0
+        self.wins = 0
+        self.pnl = 0.0
+        self.size = 0.0
+        self.opportunities = 0
+        self.pending_pnls: List[float] = []
+
+
+class ExperimentEvidence:
+    """Each arm's evidence and the comparisons with control (see the module notes).
+
+    Args:
+        experiment: the arms and the deciding rule.
+        weights: the current weights by arm name when an operator changed them; None
+            uses the experiment's.
+        dropped: names of candidates already dropped (their weight must be 0).
+
+    Raises:
+        ConfigError: weights or dropped names that do not fit the experiment.
+    """
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        weights: Optional[Mapping[str, float]] = None,
+        dropped: Iterable[str] = (),
+    ) -> None:
+        if not isinstance(experiment, Experiment):
+            raise ConfigError(f"experiment must be an Experiment, got {_short(experiment)}")
+        self.experiment = experiment
+        current = experiment if weights is None else experiment.with_weights(weights)
+        self.weights: Dict[str, float] = dict(zip(current.arm_names, current.weights))
+        self.dropped = set()
+        for name in dropped:
+            self._check_candidate(name)
+            if self.weights[name] != 0.0:
+                raise ConfigError(f"dropped arm {name!r} must have weight 0")
+            self.dropped.add(name)
+        self._names = experiment.arm_names
+        self._tallies = {name: _ArmTally() for name in self._names}
+        self._per_opportunity = (
+            experiment.loss_per_opportunity is not None
+            and experiment.gain_per_opportunity is not None
+        )
+        self._tests: Dict[str, Dict[Metric, DifferenceTest]] = {
+            arm.name: self._make_tests() for arm in experiment.candidates
+        }
+        self._srm = SampleRatioTest([self.weights[n] for n in self._names])
+        self._batches = 0
+
+    def _check_candidate(self, name: str) -> None:
+        if name not in self.experiment.arm_names:
+            raise ConfigError(
+                f"no arm named {_short(name)}; the arms are {list(self.experiment.arm_names)!r}"
+            )
+        if name == self.experiment.control:
+            raise ConfigError(f"{name!r} is the control arm; only candidates can be dropped")
+
+    def _make_tests(self) -> Dict[Metric, DifferenceTest]:
+        e = self.experiment
+        margin = e.margin
+        confidence = e.confidence
+
+        def at(metric: Metric) -> float:
+            # The margin is in the deciding metric's unit; the others compare at 0.
+            return margin if e.metric is metric else 0.0
+
+        tests: Dict[Metric, DifferenceTest] = {
+            Metric.WIN_RATE: WinRateDifferenceTest(at(Metric.WIN_RATE), confidence)
+        }
+        if e.gain_per_dollar is not None:
+            tests[Metric.EV_PER_DOLLAR] = EvPerDollarDifferenceTest(
+                e.loss_per_dollar, e.gain_per_dollar, at(Metric.EV_PER_DOLLAR), confidence
+            )
+        if e.loss_per_opportunity is not None and e.gain_per_opportunity is not None:
+            tests[Metric.PNL_PER_OPPORTUNITY] = PnlPerOpportunityDifferenceTest(
+                e.loss_per_opportunity,
+                e.gain_per_opportunity,
+                at(Metric.PNL_PER_OPPORTUNITY),
+                confidence,
+            )
+        return tests
+
+    # -- input ------------------------------------------------------------------------
+
+    def add_trade(self, trade: TradeOutcome, index: int) -> None:
+        """Count one closed trade of the experiment; ``index`` names it in errors.
+
+        Raises:
+            InvalidTradeError: no arm or an unknown arm, or a trade outside the bounds
+                the comparisons assume. Nothing changes.
+        """
+        name = arm_of(trade, index, self._names)
+        control = name == self.experiment.control
+        groups = list(self._tests.values()) if control else [self._tests[name]]
+        ev_return = trade.pnl / trade.size if trade.size > 0 else None
+        # Check every bound first so that a bad trade changes nothing.
+        for tests in groups:
+            for metric, test in tests.items():
+                value = trade.pnl if metric is Metric.PNL_PER_OPPORTUNITY else ev_return
+                if metric is Metric.WIN_RATE or value is None:
+                    continue
+                if not test.low <= value <= test.high:
+                    unit = "per dollar" if metric is Metric.EV_PER_DOLLAR else "per opportunity"
+                    raise InvalidTradeError(
+                        f"trades[{index}] (arm {name!r}, pnl={trade.pnl!r}, size={trade.size!r})"
+                        f" is {value:.4g} {unit}, outside [{test.low!r}, {test.high!r}]; widen"
+                        f" the experiment's loss/gain bounds {unit} or fix the trade"
+                    )
+        tally = self._tallies[name]
+        tally.trades += 1
+        tally.wins += trade.pnl > 0
+        tally.pnl += trade.pnl
+        tally.size += trade.size
+        for tests in groups:
+            for metric, test in tests.items():
+                if metric is Metric.WIN_RATE:
+                    assert isinstance(test, WinRateDifferenceTest)
+                    add = test.add_control_trade if control else test.add_candidate_trade
+                    add(trade.pnl > 0)
+                elif metric is Metric.EV_PER_DOLLAR and ev_return is not None:
+                    (test.add_control if control else test.add_candidate)(ev_return)
+        if self._per_opportunity:
+            tally.pending_pnls.append(trade.pnl)
+
+    def add_opportunities(self, counts: Mapping[str, int]) -> None:
+        """Count opportunities routed to each arm since the last report.
+
+        Arms not named got none. Updates the SRM alarm and feeds one batch per arm to
+        the PnL-per-opportunity comparison (see the module notes).
+
+        Raises:
+            ConfigError: an unknown arm or a count that is not a whole number >= 0.
+                Nothing changes.
+        """
+        if not isinstance(counts, Mapping):
+            raise ConfigError(f"opportunities must map arm names to counts, got {_short(counts)}")
+        for name, count in counts.items():
+            if name not in self._tallies:
+                raise ConfigError(
+                    f"opportunities name unknown arm {_short(name)}; the arms are"
+                    f" {list(self._names)!r}"
+                )
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ConfigError(
+                    f"opportunities[{name!r}] must be a whole number >= 0, got {_short(count)}"
+                )
+        if not any(counts.values()):
+            return
+        for name, count in counts.items():
+            self._tallies[name].opportunities += count
+        self._srm.update(
+            [self._srm.counts[i] + counts.get(n, 0) for i, n in enumerate(self._names)]
+        )
+        self._batches += 1
+        if not self._per_opportunity:
+            return
+        rng = random.Random(f"{self.experiment.routing_salt}:{self._batches}")
+        control = self.experiment.control
+        for name in self._names:
+            tally = self._tallies[name]
+            count = counts.get(name, 0)
+            placed = tally.pending_pnls[:count]
+            del tally.pending_pnls[:count]
+            if name == control:
+                for tests in self._tests.values():
+                    test = tests[Metric.PNL_PER_OPPORTUNITY]
+                    assert isinstance(test, PnlPerOpportunityDifferenceTest)
+                    test.add_control_opportunities(count, placed, random.Random(rng.random()))
+            else:
+                test = self._tests[name][Metric.PNL_PER_OPPORTUNITY]
+                assert isinstance(test, PnlPerOpportunityDifferenceTest)
+                test.add_candidate_opportunities(count, placed, random.Random(rng.random()))
+
+    def change_weights(self, weights: Mapping[str, float]) -> None:
+        """Route with new weights from now on (the SRM alarm starts a new stretch).
+
+        Raises:
+            ConfigError: weights that fail the experiment's checks, or a dropped arm
+                given a weight.
+        """
+        current = self.experiment.with_weights(weights)
+        for name in self.dropped:
+            if weights[name] != 0.0:
+                raise ConfigError(f"arm {name!r} was dropped; its weight must stay 0")
+        self.weights = dict(zip(current.arm_names, current.weights))
+        self._srm.change_weights(current.weights)
+
+    def drop(self, name: str) -> Dict[str, float]:
+        """Drop a candidate: its weight goes to control. Returns the new weights.
+
+        Raises:
+            ConfigError: not a candidate, or already dropped.
+        """
+        self._check_candidate(name)
+        if name in self.dropped:
+            raise ConfigError(f"arm {name!r} was already dropped")
+        weights = dict(self.weights)
+        weights[self.experiment.control] += weights[name]
+        weights[name] = 0.0
+        self.dropped.add(name)
+        self.change_weights(weights)
+        return weights
+
+    # -- output -----------------------------------------------------------------------
+
+    def report(self) -> ExperimentReport:
+        """The arms side by side, and what the evidence decides now."""
+        e = self.experiment
+        rows = []
+        for name in (e.control, *(a.name for a in e.candidates)):
+            tally = self._tallies[name]
+            comparisons: Tuple[Comparison, ...] = ()
+            if name != e.control:
+                comparisons = tuple(
+                    Comparison(
+                        metric=metric,
+                        difference=test.difference,
+                        lower=test.lower_bound,
+                        upper=test.upper_bound,
+                        verdict=(
+                            Verdict.BETTER
+                            if test.better
+                            else Verdict.WORSE
+                            if test.worse
+                            else Verdict.UNDECIDED
+                        ),
+                        pairs=test.pairs,
+                    )
+                    for metric, test in self._tests[name].items()
+                )
+            rows.append(
+                ArmSummary(
+                    name=name,
+                    weight=self.weights[name],
+                    dropped=name in self.dropped,
+                    trades=tally.trades,
+                    wins=tally.wins,
+                    pnl=tally.pnl,
+                    size=tally.size,
+                    opportunities=tally.opportunities,
+                    comparisons=comparisons,
+                )
+            )
+        srm_e = self._srm.e_value
+        if self._srm.alarmed:
+            observed = ", ".join(
+                f"{n} {s:.1%}" for n, s in zip(self._names, self._srm.observed_shares)
+            )
+            wanted = ", ".join(f"{n} {self.weights[n]:.1%}" for n in self._names)
+            return ExperimentReport(
+                arms=tuple(rows),
+                metric=e.metric,
+                srm_alarm=True,
+                srm_e_value=srm_e,
+                winner=None,
+                worse=(),
+                reason=(
+                    f"sample-ratio mismatch: routed {observed} against weights {wanted}"
+                    f" (evidence {_e_text(srm_e)} >= {1 / (1 - self._srm.confidence):.0f});"
+                    " the split is broken, so no arm is judged until it is fixed"
+                ),
+            )
+        live = [r for r in rows[1:] if not r.dropped]
+        decisive = [(r, r.comparison(e.metric)) for r in live]
+        better = [(r, c) for r, c in decisive if c is not None and c.verdict is Verdict.BETTER]
+        worse = tuple(r.name for r, c in decisive if c is not None and c.verdict is Verdict.WORSE)
+        winner = max(better, key=lambda rc: rc[1].lower)[0].name if better else None
+        if winner is not None:
+            chosen = next(c for r, c in better if r.name == winner)
+            reason = (
+                f"arm {winner!r} beats control {e.control!r} on {e.metric.value} by more than"
+                f" {e.margin:g}: difference {_fmt(chosen.difference)}, interval"
+                f" [{chosen.lower:.4g}, {chosen.upper:.4g}] at confidence {e.confidence:g}"
+                f" after {chosen.pairs} pairs"
+            )
+        elif worse:
+            reason = (
+                f"{', '.join(repr(w) for w in worse)} cannot beat control {e.control!r} on"
+                f" {e.metric.value} by {e.margin:g} (confidence {e.confidence:g})"
+            )
+        elif not live:
+            reason = "every candidate was dropped"
+        else:
+            reason = f"no candidate is better than control on {e.metric.value} yet"
+        return ExperimentReport(
+            arms=tuple(rows),
+            metric=e.metric,
+            srm_alarm=False,
+            srm_e_value=srm_e,
+            winner=winner,
+            worse=worse,
+            reason=reason,
+        )
+
+
+def _fmt(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:+.4g}"
+
+
+def _e_text(value: float) -> str:
+    return "inf" if math.isinf(value) else f"{value:.3g}"
+
+
+_METRIC_LABEL = {
+    Metric.WIN_RATE: "win rate",
+    Metric.EV_PER_DOLLAR: "EV/$",
+    Metric.PNL_PER_OPPORTUNITY: "PnL/opp",
+}
+
+
+def _percent(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _number(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:+.4g}"
+
+
+def format_experiment(report: ExperimentReport) -> str:
+    """The arms side by side as a text table, then each comparison and the verdict.
+
+    One line per arm: weight, trades, opportunities, win rate, EV per dollar, PnL and
+    PnL per opportunity; then, per candidate and metric, the difference from control
+    with its anytime-valid interval and the verdict; last, the reason line.
+    """
+    header = (
+        f"{'arm':<16} {'weight':>7} {'trades':>7} {'opps':>7} {'win rate':>8}"
+        f" {'EV/$':>9} {'PnL':>11} {'PnL/opp':>9}"
+    )
+    lines = [header]
+    for row in report.arms:
+        label = row.name + (" (dropped)" if row.dropped else "")
+        lines.append(
+            f"{label:<16} {row.weight:>7.1%} {row.trades:>7} {row.opportunities:>7}"
+            f" {_percent(row.win_rate):>8} {_number(row.ev_per_dollar):>9}"
+            f" {row.pnl:>+11.2f} {_number(row.pnl_per_opportunity):>9}"
+        )
+    control = report.arms[0].name
+    for row in report.arms[1:]:
+        for c in row.comparisons:
+            decisive = " (decides)" if c.metric is report.metric else ""
+            lines.append(
+                f"{row.name} - {control}, {_METRIC_LABEL[c.metric]}{decisive}:"
+                f" {_number(c.difference)} in [{c.lower:+.4g}, {c.upper:+.4g}],"
+                f" {c.verdict.value} ({c.pairs} pairs)"
+            )
+    if report.srm_alarm:
+        lines.append("SRM ALARM: " + report.reason)
+    else:
+        lines.append(("winner: " if report.winner else "verdict: ") + report.reason)
+    return "\n".join(lines)

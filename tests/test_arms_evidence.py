@@ -1,0 +1,247 @@
+"""ExperimentEvidence: arms tallied, compared with control, SRM, winner and drops."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Dict, List, Optional
+
+import pytest
+
+from quant_rollout.arms import Arm, Experiment, Metric, Router
+from quant_rollout.arms.evidence import (
+    ARM_KEY,
+    ExperimentEvidence,
+    Verdict,
+    arm_of,
+    format_experiment,
+)
+from quant_rollout.errors import ConfigError, InvalidTradeError
+from quant_rollout.trades import TradeOutcome
+
+T0 = 1_700_000_000
+
+
+def _experiment(**kwargs: Any) -> Experiment:
+    return Experiment(
+        (
+            Arm("control", {"max_price": 0.6}),
+            Arm("cheap", {"max_price": 0.5}),
+            Arm("dear", {"max_price": 0.7}),
+        ),
+        "control",
+        **kwargs,
+    )
+
+
+def _trade(arm: Optional[str], pnl: float, i: int = 0, size: float = 10.0) -> TradeOutcome:
+    metadata: Dict[str, Any] = {} if arm is None else {ARM_KEY: arm}
+    return TradeOutcome(pnl=pnl, size=size, timestamp=T0 + i, metadata=metadata)
+
+
+def _run(
+    evidence: ExperimentEvidence,
+    win_rates: Dict[str, float],
+    signals: int,
+    seed: int = 1,
+    stop_at_winner: bool = True,
+) -> int:
+    router = Router(evidence.experiment, evidence.weights)
+    rng = random.Random(seed)
+    for i in range(signals):
+        arm = router.route(f"signal-{seed}-{i}").name
+        evidence.add_opportunities({arm: 1})
+        win = rng.random() < win_rates[arm]
+        evidence.add_trade(_trade(arm, 10.0 if win else -10.0, i), i)
+        if stop_at_winner and evidence.report().winner:
+            return i
+    return signals
+
+
+def test_a_better_candidate_wins_and_a_worse_one_is_proposed_for_dropping() -> None:
+    evidence = ExperimentEvidence(_experiment())
+    _run(evidence, {"control": 0.5, "cheap": 0.75, "dear": 0.25}, 3000, stop_at_winner=False)
+    report = evidence.report()
+    assert report.winner == "cheap"
+    assert report.worse == ("dear",)
+    assert not report.srm_alarm
+    cheap = report.arm("cheap")
+    comparison = cheap.comparison(Metric.WIN_RATE)
+    assert comparison is not None
+    assert comparison.verdict is Verdict.BETTER
+    assert 0.0 <= comparison.lower < 0.25 < comparison.upper
+    assert cheap.comparison(Metric.EV_PER_DOLLAR) is None  # no gain bound: not compared
+    assert [r.name for r in report.arms] == ["control", "cheap", "dear"]
+    assert sum(r.trades for r in report.arms) == 3000
+    assert sum(r.opportunities for r in report.arms) == 3000
+    assert "arm 'cheap' beats control 'control' on win_rate" in report.reason
+
+
+def test_equal_arms_produce_no_winner() -> None:
+    evidence = ExperimentEvidence(_experiment())
+    _run(evidence, {"control": 0.55, "cheap": 0.55, "dear": 0.55}, 1500, seed=4)
+    report = evidence.report()
+    assert report.winner is None
+    assert report.reason == "no candidate is better than control on win_rate yet"
+
+
+def test_the_deciding_metric_can_be_pnl_per_opportunity() -> None:
+    # cheap trades every opportunity at a 65% win rate (3.0 per opportunity); control a
+    # quarter of them at 80% (1.5 per opportunity): control wins per trade, cheap per
+    # opportunity.
+    experiment = Experiment(
+        (Arm("control", {"v": 1}), Arm("cheap", {"v": 2})),
+        "control",
+        metric="pnl_per_opportunity",
+        loss_per_opportunity=10.0,
+        gain_per_opportunity=10.0,
+    )
+    evidence = ExperimentEvidence(experiment)
+    router = Router(experiment)
+    rng = random.Random(7)
+    index = 0
+    for i in range(6000):
+        arm = router.route(i).name
+        evidence.add_opportunities({arm: 1})
+        if arm == "cheap" or rng.random() < 1 / 4:
+            p = 0.65 if arm == "cheap" else 0.8
+            pnl = 10.0 if rng.random() < p else -10.0
+            evidence.add_trade(_trade(arm, pnl, i), index)
+            index += 1
+    report = evidence.report()
+    cheap = report.arm("cheap")
+    assert cheap.win_rate is not None
+    assert cheap.win_rate < report.arm("control").win_rate  # type: ignore[operator]
+    assert report.winner == "cheap"
+    per_opportunity = cheap.comparison(Metric.PNL_PER_OPPORTUNITY)
+    assert per_opportunity is not None
+    assert per_opportunity.verdict is Verdict.BETTER
+
+
+def test_trades_reported_after_their_opportunities_wait_for_the_next_batch() -> None:
+    experiment = Experiment(
+        (Arm("control", {"v": 1}), Arm("cheap", {"v": 2})),
+        "control",
+        loss_per_opportunity=10.0,
+        gain_per_opportunity=10.0,
+    )
+    evidence = ExperimentEvidence(experiment)
+    evidence.add_trade(_trade("cheap", 5.0), 0)
+    evidence.add_trade(_trade("cheap", 5.0), 1)
+    evidence.add_opportunities({"cheap": 1, "control": 3})
+    comparison = evidence.report().arm("cheap").comparison(Metric.PNL_PER_OPPORTUNITY)
+    assert comparison is not None
+    assert comparison.pairs == 1
+    evidence.add_opportunities({"cheap": 2, "control": 0})
+    report = evidence.report()
+    assert report.arm("cheap").pnl_per_opportunity == pytest.approx(10.0 / 3)
+    comparison = report.arm("cheap").comparison(Metric.PNL_PER_OPPORTUNITY)
+    assert comparison is not None
+    assert comparison.pairs == 3
+    assert comparison.difference == pytest.approx(10.0 / 3)
+
+
+def test_a_broken_split_raises_the_srm_alarm_and_stops_judging() -> None:
+    evidence = ExperimentEvidence(_experiment())
+    _run(evidence, {"control": 0.5, "cheap": 0.9, "dear": 0.5}, 600, stop_at_winner=False)
+    assert evidence.report().winner == "cheap"
+    evidence.add_opportunities({"control": 9000, "cheap": 500, "dear": 500})
+    report = evidence.report()
+    assert report.srm_alarm
+    assert report.winner is None
+    assert report.worse == ()
+    assert "sample-ratio mismatch" in report.reason
+    assert "SRM ALARM" in format_experiment(report)
+
+
+def test_dropping_a_candidate_gives_its_weight_to_control() -> None:
+    evidence = ExperimentEvidence(_experiment())
+    weights = evidence.drop("dear")
+    assert weights["dear"] == 0.0
+    assert weights["control"] == pytest.approx(2 / 3)
+    assert evidence.report().arm("dear").dropped
+    with pytest.raises(ConfigError, match="already dropped"):
+        evidence.drop("dear")
+    with pytest.raises(ConfigError, match="is the control arm"):
+        evidence.drop("control")
+    with pytest.raises(ConfigError, match="no arm named 'nope'"):
+        evidence.drop("nope")
+    with pytest.raises(ConfigError, match="was dropped; its weight must stay 0"):
+        evidence.change_weights({"control": 0.5, "cheap": 0.25, "dear": 0.25})
+    # Routing follows: dropped keys go to control, the other candidate keeps its keys.
+    before = Router(evidence.experiment)
+    after = Router(evidence.experiment, evidence.weights)
+    for key in range(3000):
+        old, new = before.route(key).name, after.route(key).name
+        assert new != "dear"
+        assert old == new or (old, new) == ("dear", "control")
+
+
+def test_a_dropped_arm_is_never_the_winner() -> None:
+    evidence = ExperimentEvidence(
+        _experiment(), {"control": 2 / 3, "cheap": 1 / 3, "dear": 0.0}, dropped=["dear"]
+    )
+    for i in range(300):
+        evidence.add_trade(_trade("dear", 10.0, i), 2 * i)
+        evidence.add_trade(_trade("control", -10.0, i), 2 * i + 1)
+    assert evidence.report().winner is None
+    with pytest.raises(ConfigError, match="dropped arm 'cheap' must have weight 0"):
+        ExperimentEvidence(_experiment(), dropped=["cheap"])
+
+
+@pytest.mark.parametrize(
+    ("trade", "message"),
+    [
+        (_trade(None, 1.0), r"trades\[7\] has no arm: .* metadata\['arm'\] naming one of"),
+        (_trade("bogus", 1.0), r"trades\[7\] names arm 'bogus', which is not in this experiment"),
+    ],
+)
+def test_trades_without_a_known_arm_are_errors_naming_the_trade(
+    trade: TradeOutcome, message: str
+) -> None:
+    evidence = ExperimentEvidence(_experiment())
+    with pytest.raises(InvalidTradeError, match=message):
+        evidence.add_trade(trade, 7)
+    assert sum(r.trades for r in evidence.report().arms) == 0
+
+
+def test_a_trade_outside_the_bounds_changes_nothing() -> None:
+    evidence = ExperimentEvidence(_experiment(gain_per_dollar=1.0))
+    with pytest.raises(InvalidTradeError, match=r"trades\[3\] \(arm 'control'.* per dollar"):
+        evidence.add_trade(_trade("control", 30.0, size=10.0), 3)
+    report = evidence.report()
+    assert report.arm("control").trades == 0
+    comparison = report.arm("cheap").comparison(Metric.EV_PER_DOLLAR)
+    assert comparison is not None
+    assert comparison.pairs == 0
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        ({"bogus": 1}, "unknown arm 'bogus'"),
+        ({"cheap": -1}, r"opportunities\['cheap'\] must be a whole number >= 0"),
+        ({"cheap": 1.5}, r"opportunities\['cheap'\] must be a whole number"),
+        ([1, 2], "must map arm names to counts"),
+    ],
+)
+def test_bad_opportunity_counts_are_refused(counts: Any, message: str) -> None:
+    evidence = ExperimentEvidence(_experiment())
+    with pytest.raises(ConfigError, match=message):
+        evidence.add_opportunities(counts)
+    assert evidence.report().arm("cheap").opportunities == 0
+
+
+def test_arm_of_reads_the_metadata_key() -> None:
+    assert arm_of(_trade("cheap", 1.0), 0, ["control", "cheap"]) == "cheap"
+
+
+def test_the_table_shows_every_arm_and_comparison() -> None:
+    evidence = ExperimentEvidence(_experiment(gain_per_dollar=1.0))
+    _run(evidence, {"control": 0.5, "cheap": 0.8, "dear": 0.5}, 400)
+    text = format_experiment(evidence.report())
+    lines: List[str] = text.splitlines()
+    assert lines[0].split()[:4] == ["arm", "weight", "trades", "opps"]
+    assert lines[1].startswith("control")
+    assert any(line.startswith("cheap - control, win rate (decides):") for line in lines)
+    assert any(line.startswith("dear - control, EV/$:") for line in lines)
+    assert lines[-1].startswith("winner: arm 'cheap'")
