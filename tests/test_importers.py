@@ -935,3 +935,33 @@ def test_command_line_spelling_of_a_bad_row(tmp_path: Path) -> None:
     with pytest.raises(TradeFileError) as info:
         read_trades(path)
     assert "pass skip_bad=True to leave bad rows out" in str(info.value)
+
+
+def test_arm_column_is_kept_as_the_trades_arm(tmp_path: Path) -> None:
+    file = tmp_path / "arms.csv"
+    file.write_text(
+        "entry_time,pnl_usd,size_usd,variant\n"
+        "2026-03-28T08:00:00Z,1.5,5,control\n"
+        "2026-03-28T09:00:00Z,-5,5,7\n"
+    )
+    history = read_trades(file, arm="variant")
+    assert [t.metadata["arm"] for t in history.trades] == ["control", "7"]
+    assert history.trades[0].metadata["variant"] == "control"
+    only = read_trades(file, arm="variant", metadata_columns=())
+    assert only.trades[1].metadata == {"arm": "7"}
+
+
+def test_a_row_without_its_arm_is_a_bad_row_naming_the_column(tmp_path: Path) -> None:
+    file = tmp_path / "arms.csv"
+    file.write_text(
+        "entry_time,pnl_usd,size_usd,variant\n"
+        "2026-03-28T08:00:00Z,1.5,5,control\n"
+        "2026-03-28T09:00:00Z,-5,5,\n"
+    )
+    with pytest.raises(TradeFileError, match=r"line 3, column 'variant': no arm"):
+        read_trades(file, arm="variant")
+    skipped = read_trades(file, arm="variant", skip_bad=True)
+    assert len(skipped.trades) == 1
+    assert len(skipped.skipped) == 1
+    with pytest.raises(TradeFileError, match="arm must be a column name"):
+        read_trades(file, arm="")

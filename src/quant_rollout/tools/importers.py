@@ -264,6 +264,7 @@ def read_trades(
     skip_bad: bool = False,
     strategy: Optional[str] = None,
     metadata_columns: Optional[Sequence[str]] = None,
+    arm: Optional[str] = None,
 ) -> TradeHistory:
     """Read a closed-trade history file into trades sorted by opening time.
 
@@ -287,6 +288,10 @@ def read_trades(
             database holding several strategies needs it.
         metadata_columns: the other columns to keep in each trade's metadata;
             ``None`` (default) keeps them all, ``()`` none.
+        arm: the column naming the experiment arm each trade ran under; its value is
+            kept as text in ``metadata["arm"]``, where experiment stages read it. A row
+            without it is a bad row. Default: none (a column called ``arm`` is kept in
+            the metadata like any other).
 
     Returns:
         A :class:`TradeHistory`.
@@ -306,6 +311,7 @@ def read_trades(
         skip_bad=skip_bad,
         strategy=strategy,
         metadata_columns=metadata_columns,
+        arm=arm,
         spelling=_PYTHON,
     )
 
@@ -320,6 +326,7 @@ def _read_trades(
     skip_bad: bool = False,
     strategy: Optional[str] = None,
     metadata_columns: Optional[Sequence[str]] = None,
+    arm: Optional[str] = None,
     spelling: _Spelling = _FLAGS,
 ) -> TradeHistory:
     """:func:`read_trades`, with advice naming options as ``spelling`` says.
@@ -330,7 +337,13 @@ def _read_trades(
     source = os.fspath(path)
     if not isinstance(source, str):
         raise TradeFileError(f"{source!r}: give the path as text, not bytes")
-    for name, value in (("pnl", pnl), ("size", size), ("time", time), ("strategy", strategy)):
+    for name, value in (
+        ("pnl", pnl),
+        ("size", size),
+        ("time", time),
+        ("strategy", strategy),
+        ("arm", arm),
+    ):
         if value is not None and (not isinstance(value, str) or not value):
             raise TradeFileError(f"{source}: {name} must be a column name, got {value!r}")
     if isinstance(metadata_columns, str):
@@ -353,7 +366,7 @@ def _read_trades(
         target = _freqtrade_result_file(source, spelling)
     elif file.is_dir():
         raise TradeFileError(f"{source}: is a directory, not a trade file")
-    sink = _Sink(target, fmt, skip_bad, keep, spelling)
+    sink = _Sink(target, fmt, skip_bad, keep, spelling, arm)
     if fmt == "csv":
         _read_csv(sink, pnl, size, time)
     elif fmt == "jsonl":
@@ -544,7 +557,11 @@ def _timestamp(raw: object, column: str, in_ms: bool) -> TimestampLike:
 
 
 def _trade(
-    fields: Mapping[str, Any], columns: _Columns, keep: Optional[Tuple[str, ...]], noun: str
+    fields: Mapping[str, Any],
+    columns: _Columns,
+    keep: Optional[Tuple[str, ...]],
+    noun: str,
+    arm: Optional[str] = None,
 ) -> Tuple[TradeOutcome, str, str]:
     """Return the row as a trade and the time and size columns used; raise _BadRowError."""
     size_column = columns.size
@@ -578,6 +595,10 @@ def _trade(
         metadata = {k: v for k, v in fields.items() if k not in used}
     else:
         metadata = {k: fields[k] for k in keep if k in fields}
+    if arm is not None:
+        if _is_empty(fields.get(arm)):
+            raise _BadRowError(f"no arm: the {noun} {arm!r} is missing or empty", arm)
+        metadata["arm"] = str(fields[arm])
     try:
         trade = TradeOutcome(pnl, size, stamp, metadata)
     except InvalidTradeError:
@@ -635,7 +656,9 @@ class _Sink:
         skip_bad: bool,
         keep: Optional[Tuple[str, ...]],
         spelling: _Spelling = _PYTHON,
+        arm: Optional[str] = None,
     ) -> None:
+        self.arm = arm
         self.source = source
         self.spelling = spelling
         self.strategy: Optional[str] = None
@@ -652,7 +675,9 @@ class _Sink:
     def add(self, row: int, where: str, fields: Mapping[str, Any]) -> None:
         assert self.columns is not None
         try:
-            trade, time_column, size_column = _trade(fields, self.columns, self.keep, self.noun)
+            trade, time_column, size_column = _trade(
+                fields, self.columns, self.keep, self.noun, self.arm
+            )
         except _BadRowError as exc:
             self.bad(row, where, exc)
             return
