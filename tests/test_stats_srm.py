@@ -7,17 +7,18 @@ Ville's bound with brute-force enumeration of every routing sequence.
 
 from __future__ import annotations
 
+import json
 import math
 from fractions import Fraction
 from itertools import product
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
-from quant_rollout.errors import ConfigError
+from quant_rollout.errors import ConfigError, CorruptStateError
 from quant_rollout.stats.srm import SampleRatioTest, srm_e_value, srm_log_e_value
 
 
@@ -174,3 +175,41 @@ def test_bad_counts_are_refused_and_change_nothing() -> None:
     assert test.counts == (3, 4)
     with pytest.raises(ConfigError, match="concentration must be > 0"):
         srm_e_value([1, 1], [0.5, 0.5], 0.0)
+
+
+def test_a_restored_srm_test_continues_where_it_stood() -> None:
+    test = SampleRatioTest([0.5, 0.5])
+    test.update([40, 30])
+    test.change_weights([0.25, 0.75])
+    test.update([10, 40])
+    saved = json.loads(json.dumps(test.snapshot()))
+    again = SampleRatioTest([0.5, 0.5])
+    again.restore(saved)
+    assert again.log_e_value == pytest.approx(test.log_e_value, abs=1e-12)
+    assert again.weights == (0.25, 0.75)
+    assert again.history == test.history
+    again.update([20, 50])
+    test.update([20, 50])
+    assert again.snapshot() == test.snapshot()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(weights=[0.2, 0.2]), "srm: weights must sum to 1"),
+        (lambda d: d.update(weights=[0.2, 0.3, 0.5]), r"srm: one weight per arm \(2\)"),
+        (lambda d: d.update(counts=[1]), "srm: counts must have one entry per weight"),
+        (lambda d: d.update(earlier_log_e="x"), "srm: earlier_log_e must be a number"),
+        (lambda d: d.update(stretches=[[0.5]]), r"srm: each stretch must be \[weights, counts\]"),
+        (lambda d: d.update(alarmed="no"), "srm.alarmed must be true or false"),
+        (lambda d: d.pop("weights"), "srm: "),
+    ],
+)
+def test_a_corrupt_srm_snapshot_is_refused(change: Any, message: str) -> None:
+    test = SampleRatioTest([0.5, 0.5])
+    test.update([4, 6])
+    data = json.loads(json.dumps(test.snapshot()))
+    change(data)
+    with pytest.raises(CorruptStateError, match=message):
+        test.restore(data)
+    assert test.counts == (4, 6)

@@ -8,16 +8,17 @@ live in test_arms_slow.py.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from itertools import product
-from typing import List, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quant_rollout.errors import ConfigError, InvalidTradeError
+from quant_rollout.errors import ConfigError, CorruptStateError, InvalidTradeError
 from quant_rollout.stats.two_sample import (
     DifferenceTest,
     EvPerDollarDifferenceTest,
@@ -318,3 +319,58 @@ def test_bad_observations_change_nothing() -> None:
     with pytest.raises(InvalidTradeError, match="must be a number"):
         test.add_control(True)
     assert (test.candidate_count, test.control_count, test.pairs) == (0, 0, 0)
+
+
+# ---------------------------------------------------------------------------------------
+# Snapshots (what a state file keeps)
+# ---------------------------------------------------------------------------------------
+
+
+def test_a_restored_test_continues_exactly_where_the_snapshot_stood() -> None:
+    rng = random.Random(12)
+    steps = [(rng.random() < 0.5, rng.random() < 0.6) for _ in range(600)]
+    whole = WinRateDifferenceTest(0.02, grid_points=20)
+    first = WinRateDifferenceTest(0.02, grid_points=20)
+    for i, (to_candidate, win) in enumerate(steps):
+        for test in (whole, first) if i < 300 else (whole,):
+            (test.add_candidate_trade if to_candidate else test.add_control_trade)(win)
+    saved = json.loads(json.dumps(first.snapshot()))
+    second = WinRateDifferenceTest(0.02, grid_points=20)
+    second.restore(saved)
+    for to_candidate, win in steps[300:]:
+        (second.add_candidate_trade if to_candidate else second.add_control_trade)(win)
+    assert second.snapshot() == whole.snapshot()
+    assert (second.lower_bound, second.upper_bound) == (whole.lower_bound, whole.upper_bound)
+    assert (second.better, second.worse, second.waiting) == (
+        whole.better,
+        whole.worse,
+        whole.waiting,
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(waiting=[[0.5], [0.5]]), r"comparison.waiting must be two queues"),
+        (lambda d: d.update(waiting=[[2.0], []]), r"comparison.waiting must be two queues"),
+        (lambda d: d.update(counts=[1, 2, 3]), r"comparison.counts must be 4 whole numbers"),
+        (lambda d: d.update(totals=[1.0, None, 0.0, 0.0]), r"comparison.totals must be 4"),
+        (lambda d: d.update(verdicts=[1, 0]), r"comparison.verdicts must be two true/false"),
+        (lambda d: d["above"].update(log_wealth=[0.0]), r"comparison.above.log_wealth must be"),
+        (lambda d: d["below"].update(crossed="01x"), r"comparison.below.crossed must be"),
+        (lambda d: d.pop("above"), r"comparison.above must be an object"),
+    ],
+)
+def test_a_corrupt_snapshot_is_refused_and_changes_nothing(change: Any, message: str) -> None:
+    test = WinRateDifferenceTest(grid_points=4)
+    for i in range(20):
+        test.add_candidate_trade(i % 3 == 0)
+        test.add_control_trade(i % 2 == 0)
+    before = test.snapshot()
+    data = json.loads(json.dumps(before))
+    change(data)
+    with pytest.raises(CorruptStateError, match=message):
+        test.restore(data)
+    assert test.snapshot() == before
+    with pytest.raises(CorruptStateError, match="comparison must be an object"):
+        test.restore([])  # type: ignore[arg-type]

@@ -31,10 +31,10 @@ routed there is proof of a mismatch (infinite evidence).
 from __future__ import annotations
 
 import math
-from typing import List, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
-from ..errors import ConfigError
-from .two_sample import _count, _open_fraction, _real
+from ..errors import ConfigError, CorruptStateError
+from .two_sample import _count, _excerpt, _open_fraction, _real
 
 __all__ = [
     "DEFAULT_SRM_CONCENTRATION",
@@ -213,6 +213,59 @@ class SampleRatioTest:
         self._closed_log_e = self.log_e_value
         self.weights = weights_
         self.counts = (0,) * len(weights_)
+
+    def snapshot(self) -> Dict[str, Any]:
+        """What the test has seen, as JSON-ready values: the current weights and counts,
+        the evidence of earlier stretches and the alarm. Confidence and concentration
+        come from the configuration."""
+        return {
+            "weights": list(self.weights),
+            "counts": list(self.counts),
+            "earlier_log_e": self._closed_log_e,
+            "alarmed": self.alarmed,
+            "stretches": [[list(w), list(c)] for w, c in self.history],
+        }
+
+    def restore(self, data: Mapping[str, Any], where: str = "srm") -> None:
+        """Continue from a :meth:`snapshot` of a test with the same number of arms.
+
+        Raises:
+            CorruptStateError: malformed, or for another number of arms; names ``where``
+                and the field. Nothing changes.
+        """
+        if not isinstance(data, Mapping):
+            raise CorruptStateError(f"{where} must be an object, got {_excerpt(data)}")
+        try:
+            weights = _weights(data.get("weights"))  # type: ignore[arg-type]
+            if len(weights) != len(self.weights):
+                raise ConfigError(f"one weight per arm ({len(self.weights)})")
+            counts = _counts(data.get("counts"), len(weights))  # type: ignore[arg-type]
+            earlier = _real("earlier_log_e", data.get("earlier_log_e"))
+            stretches = data.get("stretches")
+            if not isinstance(stretches, list):
+                raise ConfigError(f"stretches must be a list, got {_excerpt(stretches)}")
+            history = []
+            for item in stretches:
+                if not isinstance(item, list) or len(item) != 2:
+                    raise ConfigError(
+                        f"each stretch must be [weights, counts], got {_excerpt(item)}"
+                    )
+                w = _weights(item[0])
+                history.append((w, _counts(item[1], len(w))))
+        except (ConfigError, TypeError) as exc:
+            raise CorruptStateError(f"{where}: {exc}") from None
+        alarmed = data.get("alarmed")
+        if not isinstance(alarmed, bool):
+            raise CorruptStateError(
+                f"{where}.alarmed must be true or false, got {_excerpt(alarmed)}"
+            )
+        self.weights = weights
+        self.counts = counts
+        self._closed_log_e = earlier
+        self.history = history
+        positive = math.fsum(w for w in weights if w > 0.0)
+        self.log_e_value = earlier + _log_e(counts, weights, self.concentration * positive)
+        self.alarmed = alarmed or self.log_e_value >= self._threshold
 
     @property
     def e_value(self) -> float:

@@ -56,9 +56,9 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
-from typing import Deque, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..errors import ConfigError, InvalidTradeError
+from ..errors import ConfigError, CorruptStateError, InvalidTradeError
 
 __all__ = [
     "DEFAULT_DIFFERENCE_GRID_POINTS",
@@ -157,11 +157,52 @@ class _Side:
         while self.crossed_prefix + 1 < len(self.bars) and self.crossed[self.crossed_prefix + 1]:
             self.crossed_prefix += 1
 
+    def snapshot(self) -> Dict[str, Any]:
+        return {
+            "log_wealth": list(self.log_wealth),
+            "crossed": "".join("1" if c else "0" for c in self.crossed),
+        }
+
+    def restore(self, data: Mapping[str, Any], where: str) -> None:
+        log_wealth = data.get("log_wealth")
+        crossed = data.get("crossed")
+        if (
+            not isinstance(log_wealth, list)
+            or len(log_wealth) != len(self.bars)
+            or not all(_finite(v) for v in log_wealth)
+        ):
+            raise CorruptStateError(
+                f"{where}.log_wealth must be {len(self.bars)} finite numbers (the test's"
+                f" settings changed?), got {_excerpt(log_wealth)}"
+            )
+        if (
+            not isinstance(crossed, str)
+            or len(crossed) != len(self.bars)
+            or set(crossed) - {"0", "1"}
+        ):
+            raise CorruptStateError(
+                f"{where}.crossed must be {len(self.bars)} characters 0/1, got {_excerpt(crossed)}"
+            )
+        self.log_wealth = [float(v) for v in log_wealth]
+        self.crossed = [c == "1" for c in crossed]
+        self.crossed_prefix = 0
+        while self.crossed_prefix + 1 < len(self.bars) and self.crossed[self.crossed_prefix + 1]:
+            self.crossed_prefix += 1
+
     def bound(self) -> Optional[float]:
         """The last grid bar of the crossed run, in the difference's own sign, or None."""
         if self.crossed_prefix == 0:
             return None
         return self.sign * self.bars[self.crossed_prefix]
+
+
+def _finite(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _excerpt(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class DifferenceTest:
@@ -301,6 +342,82 @@ class DifferenceTest:
         self._sum2 += difference * difference
         self.better = self.better or self._above.crossed[0]
         self.worse = self.worse or self._below.crossed[0]
+
+    def snapshot(self) -> Dict[str, Any]:
+        """Everything the test has learnt, as JSON-ready values (floats round-trip exactly).
+
+        The settings (bounds, margin, confidence, grid) are not included: they come from
+        the configuration. :meth:`restore` on a test built with the same settings
+        continues exactly where this one stands.
+        """
+        return {
+            "waiting": [list(self._waiting[0]), list(self._waiting[1])],
+            "counts": [self.candidate_count, self.control_count, self.pairs, self.dropped],
+            "totals": [self.candidate_total, self.control_total, self._sum, self._sum2],
+            "verdicts": [self.better, self.worse],
+            "above": self._above.snapshot(),
+            "below": self._below.snapshot(),
+        }
+
+    def restore(self, data: Mapping[str, Any], where: str = "comparison") -> None:
+        """Continue from a :meth:`snapshot` of a test with the same settings.
+
+        Raises:
+            CorruptStateError: the snapshot is malformed or does not fit these settings;
+                names ``where`` and the field. Nothing changes.
+        """
+        if not isinstance(data, Mapping):
+            raise CorruptStateError(f"{where} must be an object, got {_excerpt(data)}")
+        waiting = data.get("waiting")
+        counts = data.get("counts")
+        totals = data.get("totals")
+        verdicts = data.get("verdicts")
+        if (
+            not isinstance(waiting, list)
+            or len(waiting) != 2
+            or not all(isinstance(q, list) and len(q) <= self.max_unpaired for q in waiting)
+            or not all(_finite(v) and self.low <= v <= self.high for q in waiting for v in q)
+            or (waiting[0] and waiting[1])
+        ):
+            raise CorruptStateError(
+                f"{where}.waiting must be two queues of observations in [{self.low!r},"
+                f" {self.high!r}], at most {self.max_unpaired} each, one empty; got"
+                f" {_excerpt(waiting)}"
+            )
+        if (
+            not isinstance(counts, list)
+            or len(counts) != 4
+            or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)
+        ):
+            raise CorruptStateError(
+                f"{where}.counts must be 4 whole numbers >= 0, got {_excerpt(counts)}"
+            )
+        if not isinstance(totals, list) or len(totals) != 4 or not all(_finite(v) for v in totals):
+            raise CorruptStateError(
+                f"{where}.totals must be 4 finite numbers, got {_excerpt(totals)}"
+            )
+        if (
+            not isinstance(verdicts, list)
+            or len(verdicts) != 2
+            or not all(isinstance(v, bool) for v in verdicts)
+        ):
+            raise CorruptStateError(
+                f"{where}.verdicts must be two true/false values, got {_excerpt(verdicts)}"
+            )
+        above = _Side(self._above.bars, self.width, 1.0, self.max_bet, self._above.threshold)
+        below = _Side(
+            [-b for b in self._below.bars], self.width, -1.0, self.max_bet, self._below.threshold
+        )
+        for side, key in ((above, "above"), (below, "below")):
+            part = data.get(key)
+            if not isinstance(part, Mapping):
+                raise CorruptStateError(f"{where}.{key} must be an object, got {_excerpt(part)}")
+            side.restore(part, f"{where}.{key}")
+        self._above, self._below = above, below
+        self._waiting = (deque(float(v) for v in waiting[0]), deque(float(v) for v in waiting[1]))
+        self.candidate_count, self.control_count, self.pairs, self.dropped = counts
+        self.candidate_total, self.control_total, self._sum, self._sum2 = (float(v) for v in totals)
+        self.better, self.worse = verdicts
 
     @property
     def waiting(self) -> Tuple[int, int]:
