@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any, Dict, List, Optional
 
@@ -15,7 +16,7 @@ from quant_rollout.arms.evidence import (
     arm_of,
     format_experiment,
 )
-from quant_rollout.errors import ConfigError, InvalidTradeError
+from quant_rollout.errors import ConfigError, CorruptStateError, InvalidTradeError
 from quant_rollout.trades import TradeOutcome
 
 T0 = 1_700_000_000
@@ -245,3 +246,99 @@ def test_the_table_shows_every_arm_and_comparison() -> None:
     assert any(line.startswith("cheap - control, win rate (decides):") for line in lines)
     assert any(line.startswith("dear - control, EV/$:") for line in lines)
     assert lines[-1].startswith("winner: arm 'cheap'")
+
+
+# ---------------------------------------------------------------------------------------
+# Snapshots: what the state file keeps, and a restart
+# ---------------------------------------------------------------------------------------
+
+
+def _per_opportunity_experiment() -> Experiment:
+    return Experiment(
+        (Arm("control", {"v": 1}), Arm("cheap", {"v": 2}), Arm("dear", {"v": 3})),
+        "control",
+        metric="pnl_per_opportunity",
+        loss_per_opportunity=10.0,
+        gain_per_opportunity=10.0,
+        gain_per_dollar=1.0,
+    )
+
+
+def _feed(evidence: ExperimentEvidence, steps: List[Any], start: int) -> None:
+    for i, (arm, pnl) in enumerate(steps, start):
+        evidence.add_opportunities({arm: 1})
+        if pnl is not None:
+            evidence.add_trade(_trade(arm, pnl, i), i)
+
+
+def test_a_restart_from_a_snapshot_and_the_trades_gives_the_same_evidence() -> None:
+    experiment = _per_opportunity_experiment()
+    router = Router(experiment)
+    rng = random.Random(5)
+    steps: List[Any] = []
+    for i in range(1200):
+        arm = router.route(i).name
+        traded = rng.random() < 0.5
+        steps.append((arm, rng.choice((-10.0, 10.0)) if traded else None))
+    whole = ExperimentEvidence(experiment)
+    _feed(whole, steps, 0)
+    first = ExperimentEvidence(experiment)
+    _feed(first, steps[:700], 0)
+    first.add_trade(_trade("cheap", 3.0, 700), 700)  # reported, not yet placed
+    whole_extra = ExperimentEvidence(experiment)
+    _feed(whole_extra, steps[:700], 0)
+    whole_extra.add_trade(_trade("cheap", 3.0, 700), 700)
+    _feed(whole_extra, steps[700:], 701)
+    saved = json.loads(json.dumps(first.snapshot()))
+    # A new process: restore, feed the same trades again, then carry on.
+    again = ExperimentEvidence.restore(experiment, saved)
+    trades = [(arm, pnl) for arm, pnl in steps[:700] if pnl is not None]
+    for i, (arm, pnl) in enumerate(trades):
+        again.add_trade(_trade(arm, pnl, i), i)
+    again.add_trade(_trade("cheap", 3.0, 700), 700)
+    _feed(again, steps[700:], 701)
+    assert again.report() == whole_extra.report()
+    assert again.snapshot() == whole_extra.snapshot()
+
+
+def test_a_snapshot_keeps_weights_drops_and_the_srm_stretches() -> None:
+    evidence = ExperimentEvidence(_per_opportunity_experiment())
+    evidence.add_opportunities({"control": 30, "cheap": 35, "dear": 32})
+    evidence.drop("dear")
+    evidence.add_opportunities({"control": 10, "cheap": 5})
+    again = ExperimentEvidence.restore(evidence.experiment, evidence.snapshot())
+    assert again.weights == evidence.weights
+    assert again.dropped == {"dear"}
+    assert again.report().srm_e_value == pytest.approx(evidence.report().srm_e_value)
+    assert again.report().arm("control").opportunities == 40
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(weights={"control": 1.0}), r"experiment.weights must have one entry"),
+        (lambda d: d.update(dropped="dear"), "experiment.dropped must be a list"),
+        (lambda d: d.update(dropped=["cheap"]), "experiment: dropped arm 'cheap' must have"),
+        (
+            lambda d: d["opportunities"].update(cheap=-1),
+            r"experiment.opportunities\['cheap'\] must be a whole number",
+        ),
+        (lambda d: d["pending"].update(cheap=["x"]), r"experiment.pending\['cheap'\]"),
+        (lambda d: d.update(batches=None), "experiment.batches must be a whole number"),
+        (lambda d: d.update(srm=None), "experiment.srm must be an object"),
+        (lambda d: d.update(per_opportunity={}), "experiment.per_opportunity must have one"),
+        (
+            lambda d: d["per_opportunity"]["cheap"].update(counts=[1]),
+            r"experiment.per_opportunity\['cheap'\].counts must be",
+        ),
+    ],
+)
+def test_a_corrupt_snapshot_is_refused_naming_the_field(change: Any, message: str) -> None:
+    evidence = ExperimentEvidence(_per_opportunity_experiment())
+    _feed(evidence, [("cheap", 1.0), ("control", None), ("dear", -2.0)], 0)
+    data = json.loads(json.dumps(evidence.snapshot()))
+    change(data)
+    with pytest.raises(CorruptStateError, match=message):
+        ExperimentEvidence.restore(evidence.experiment, data)
+    with pytest.raises(CorruptStateError, match="experiment must be an object"):
+        ExperimentEvidence.restore(evidence.experiment, [])  # type: ignore[arg-type]

@@ -38,9 +38,9 @@ import math
 import random
 from dataclasses import dataclass
 from enum import Enum
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ..errors import ConfigError, InvalidTradeError
+from ..errors import ConfigError, CorruptStateError, InvalidTradeError
 from ..stats.srm import SampleRatioTest
 from ..stats.two_sample import (
     DifferenceTest,
@@ -209,7 +209,16 @@ class ExperimentReport:
 
 
 class _ArmTally:
-    __slots__ = ("opportunities", "pending_pnls", "pnl", "size", "trades", "wins")
+    __slots__ = (
+        "already_reported",
+        "opportunities",
+        "pending_pnls",
+        "pnl",
+        "reported",
+        "size",
+        "trades",
+        "wins",
+    )
 
     def __init__(self) -> None:
         self.trades = 0
@@ -218,6 +227,8 @@ class _ArmTally:
         self.size = 0.0
         self.opportunities = 0
         self.pending_pnls: List[float] = []
+        self.reported = 0  # trades whose pnl went to the per-opportunity comparison
+        self.already_reported = 0  # of the trades fed again after a restore
 
 
 class ExperimentEvidence:
@@ -335,7 +346,11 @@ class ExperimentEvidence:
                 elif metric is Metric.EV_PER_DOLLAR and ev_return is not None:
                     (test.add_control if control else test.add_candidate)(ev_return)
         if self._per_opportunity:
-            tally.pending_pnls.append(trade.pnl)
+            if tally.already_reported > 0:
+                tally.already_reported -= 1  # in the restored snapshot already
+            else:
+                tally.pending_pnls.append(trade.pnl)
+                tally.reported += 1
 
     def add_opportunities(self, counts: Mapping[str, int]) -> None:
         """Count opportunities routed to each arm since the last report.
@@ -415,6 +430,108 @@ class ExperimentEvidence:
         self.dropped.add(name)
         self.change_weights(weights)
         return weights
+
+    # -- persistence ------------------------------------------------------------------
+
+    def snapshot(self) -> Dict[str, Any]:
+        """What cannot be rebuilt from the trades, as JSON-ready values.
+
+        The opportunity counts reach the rollout only through
+        :meth:`add_opportunities`, so the state file must keep them: the weights and
+        dropped arms, each arm's opportunities, the SRM test, the PnL-per-opportunity
+        comparisons and the trades waiting for their opportunities. Everything else is
+        rebuilt by feeding the trades again after :meth:`restore`.
+        """
+        return {
+            "weights": dict(self.weights),
+            "dropped": sorted(self.dropped),
+            "opportunities": {n: self._tallies[n].opportunities for n in self._names},
+            "batches": self._batches,
+            "srm": self._srm.snapshot(),
+            "reported": {n: self._tallies[n].reported for n in self._names},
+            "pending": {n: list(self._tallies[n].pending_pnls) for n in self._names},
+            "per_opportunity": {
+                name: tests[Metric.PNL_PER_OPPORTUNITY].snapshot()
+                for name, tests in self._tests.items()
+                if Metric.PNL_PER_OPPORTUNITY in tests
+            },
+        }
+
+    @classmethod
+    def restore(
+        cls, experiment: Experiment, data: Mapping[str, Any], where: str = "experiment"
+    ) -> ExperimentEvidence:
+        """Evidence continuing from a :meth:`snapshot`; then feed the stage's trades again.
+
+        The first trades of each arm fed after this, as many as the snapshot had
+        reported, are counted in the tallies and the per-trade comparisons but not again
+        in the per-opportunity one.
+
+        Raises:
+            CorruptStateError: the snapshot is malformed or does not fit the experiment
+                (another set of arms, metrics or bounds); names ``where`` and the field.
+        """
+        if not isinstance(data, Mapping):
+            raise CorruptStateError(f"{where} must be an object, got {_short(data)}")
+        names = experiment.arm_names
+
+        def per_arm(key: str) -> Mapping[str, Any]:
+            value = data.get(key)
+            if not isinstance(value, Mapping) or sorted(value) != sorted(names):
+                raise CorruptStateError(
+                    f"{where}.{key} must have one entry per arm {list(names)!r}, got"
+                    f" {_short(value)}"
+                )
+            return value
+
+        weights, dropped = per_arm("weights"), data.get("dropped")
+        if not isinstance(dropped, list) or not all(isinstance(d, str) for d in dropped):
+            raise CorruptStateError(f"{where}.dropped must be a list of arm names")
+        try:
+            evidence = cls(experiment, weights, dropped)
+        except ConfigError as exc:
+            raise CorruptStateError(f"{where}: {exc}") from None
+        counts = {key: per_arm(key) for key in ("opportunities", "reported")}
+        for key, values in counts.items():
+            for name, n in values.items():
+                if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                    raise CorruptStateError(
+                        f"{where}.{key}[{name!r}] must be a whole number >= 0, got {_short(n)}"
+                    )
+        pending = per_arm("pending")
+        for name, pnls in pending.items():
+            if not isinstance(pnls, list) or not all(
+                isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p)
+                for p in pnls
+            ):
+                raise CorruptStateError(f"{where}.pending[{name!r}] must be a list of numbers")
+        batches = data.get("batches")
+        if isinstance(batches, bool) or not isinstance(batches, int) or batches < 0:
+            raise CorruptStateError(
+                f"{where}.batches must be a whole number >= 0, got {_short(batches)}"
+            )
+        srm = data.get("srm")
+        if not isinstance(srm, Mapping):
+            raise CorruptStateError(f"{where}.srm must be an object, got {_short(srm)}")
+        evidence._srm.restore(srm, f"{where}.srm")
+        tests = data.get("per_opportunity")
+        expected = sorted(evidence._tests) if evidence._per_opportunity else []
+        if not isinstance(tests, Mapping) or sorted(tests) != expected:
+            raise CorruptStateError(
+                f"{where}.per_opportunity must have one entry per candidate {expected!r}"
+                " (the experiment's per-opportunity bounds changed?)"
+            )
+        for name, snapshot in tests.items():
+            evidence._tests[name][Metric.PNL_PER_OPPORTUNITY].restore(
+                snapshot, f"{where}.per_opportunity[{name!r}]"
+            )
+        for name in names:
+            tally = evidence._tallies[name]
+            tally.opportunities = counts["opportunities"][name]
+            tally.reported = tally.already_reported = counts["reported"][name]
+            tally.pending_pnls = [float(p) for p in pending[name]]
+        evidence._batches = batches
+        return evidence
 
     # -- output -----------------------------------------------------------------------
 
