@@ -20,6 +20,9 @@ from .config_file import (
     _cmd_validate,
 )
 from .dashboard import register as register_dashboard
+from .experiment import (
+    _cmd_plan_experiment,
+)
 from .history import (
     _cmd_history,
 )
@@ -124,6 +127,7 @@ def _parents() -> Dict[str, argparse.ArgumentParser]:
     t.add_argument(
         "--strategy", metavar="NAME", help="freqtrade: the strategy to read (results or database)"
     )
+    t.add_argument("--arm", metavar="COL", help="the column naming each trade's experiment arm")
     return {"rollout": rollout, "debug": debug, "verb": verb, "confirm": confirm, "trades": trades}
 
 
@@ -279,6 +283,38 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--seed", type=int, default=0, metavar="S", help="Monte Carlo seed (0)")
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.set_defaults(run=_cmd_plan)
+
+    pe = add(
+        "plan-experiment",
+        "pre-flight an experiment: power and false-winner rate of the win-rate comparison",
+        ["debug"],
+        "Simulate a control arm and a candidate routed side by side, the comparison "
+        "checked after every trade: per candidate win rate, the chance it is declared "
+        "better within the horizon (a false winner when it is not better by the margin), "
+        "the median trades that takes and the trades for the chance given by --power.",
+    )
+    pe.add_argument(
+        "--control", type=float, default=0.5, metavar="WR", help="control's win rate (0.5)"
+    )
+    pe.add_argument(
+        "--candidates",
+        default="0.5,0.55,0.6,0.65",
+        metavar="LIST",
+        help="candidate win rates (default 0.5,0.55,0.6,0.65)",
+    )
+    pe.add_argument("--margin", type=float, default=0.0, metavar="X", help="win-rate points (0)")
+    pe.add_argument("--confidence", type=float, default=0.95, metavar="C", help="(0.95)")
+    pe.add_argument(
+        "--weight", type=float, default=0.5, metavar="W", help="candidate's share (0.5)"
+    )
+    pe.add_argument(
+        "--horizon", type=int, default=2000, metavar="N", help="trades, both arms (2000)"
+    )
+    pe.add_argument("--runs", type=int, default=1000, metavar="N", help="runs per row (1000)")
+    pe.add_argument("--power", type=float, default=0.8, metavar="P", help="(0.8)")
+    pe.add_argument("--seed", type=int, default=0, metavar="S", help="Monte Carlo seed (0)")
+    pe.add_argument("--json", action="store_true", help="machine-readable output")
+    pe.set_defaults(run=_cmd_plan_experiment)
 
     va = add(
         "validate",

@@ -146,4 +146,5 @@ def _read_trades(path: str, args: argparse.Namespace) -> Any:
         time=args.time,
         skip_bad=args.skip_bad,
         strategy=args.strategy,
+        arm=args.arm,
     )
