@@ -232,3 +232,51 @@ def test_srm_false_alarm_rate_when_routing_is_correct() -> None:
                 alarms += 1
                 break
     assert alarms / paths <= ALPHA + _three_se(ALPHA, paths)
+
+
+@pytest.mark.slow
+def test_pnl_per_opportunity_stays_valid_when_trades_are_reported_late() -> None:
+    # The bot reports its opportunities every tick (0-6 per arm) and each trade when it
+    # closes, 0-5 ticks later: the order the comparison sees is approximate (see
+    # quant_rollout.arms.evidence). Equal arms with different trade rates and payoffs
+    # must still rarely produce a winner.
+    from quant_rollout.arms import Arm, Experiment
+    from quant_rollout.arms.evidence import ARM_KEY, ExperimentEvidence
+    from quant_rollout.trades import TradeOutcome
+
+    experiment = Experiment(
+        (Arm("control", {"v": 1}), Arm("cheap", {"v": 2})),
+        "control",
+        metric="pnl_per_opportunity",
+        loss_per_opportunity=20.0,
+        gain_per_opportunity=40.0,
+    )
+    rng = random.Random(41)
+    paths = 300
+    winners = 0
+    for _ in range(paths):
+        evidence = ExperimentEvidence(experiment, grid_points=0)
+        closing: List[List[TradeOutcome]] = [[] for _ in range(6)]
+        for tick in range(1500):
+            counts = {"control": rng.randint(0, 6), "cheap": rng.randint(0, 6)}
+            for arm, count in counts.items():
+                for _ in range(count):
+                    # Same pnl per opportunity (2.0): cheap trades 40% at mean 5,
+                    # control 20% at mean 10.
+                    if arm == "cheap" and rng.random() < 0.4:
+                        pnl = rng.choice((-15.0, 25.0))
+                    elif arm == "control" and rng.random() < 0.2:
+                        pnl = rng.choice((-20.0, 40.0))
+                    else:
+                        continue
+                    trade = TradeOutcome(pnl, 10.0, 1_700_000_000 + tick, {ARM_KEY: arm})
+                    closing[rng.randrange(6)].append(trade)
+            for trade in closing.pop(0):
+                evidence.add_trade(trade, 0)
+            closing.append([])
+            evidence.add_opportunities(counts)
+            if evidence.report().winner:
+                winners += 1
+                break
+    assert winners / paths <= ALPHA + _three_se(ALPHA, paths)
+    print(f"false winners with late trades: {winners}/{paths}")

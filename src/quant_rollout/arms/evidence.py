@@ -43,6 +43,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from ..errors import ConfigError, CorruptStateError, InvalidTradeError
 from ..stats.srm import SampleRatioTest
 from ..stats.two_sample import (
+    DEFAULT_DIFFERENCE_GRID_POINTS,
     DifferenceTest,
     EvPerDollarDifferenceTest,
     PnlPerOpportunityDifferenceTest,
@@ -239,6 +240,8 @@ class ExperimentEvidence:
         weights: the current weights by arm name when an operator changed them; None
             uses the experiment's.
         dropped: names of candidates already dropped (their weight must be 0).
+        grid_points: bars of each comparison's confidence grid (0: verdicts only, the
+            intervals span every possible difference; for simulations).
 
     Raises:
         ConfigError: weights or dropped names that do not fit the experiment.
@@ -249,6 +252,8 @@ class ExperimentEvidence:
         experiment: Experiment,
         weights: Optional[Mapping[str, float]] = None,
         dropped: Iterable[str] = (),
+        *,
+        grid_points: int = DEFAULT_DIFFERENCE_GRID_POINTS,
     ) -> None:
         if not isinstance(experiment, Experiment):
             raise ConfigError(f"experiment must be an Experiment, got {_short(experiment)}")
@@ -263,6 +268,7 @@ class ExperimentEvidence:
             self.dropped.add(name)
         self._names = experiment.arm_names
         self._tallies = {name: _ArmTally() for name in self._names}
+        self._grid_points = grid_points
         self._per_opportunity = (
             experiment.loss_per_opportunity is not None
             and experiment.gain_per_opportunity is not None
@@ -291,11 +297,17 @@ class ExperimentEvidence:
             return margin if e.metric is metric else 0.0
 
         tests: Dict[Metric, DifferenceTest] = {
-            Metric.WIN_RATE: WinRateDifferenceTest(at(Metric.WIN_RATE), confidence)
+            Metric.WIN_RATE: WinRateDifferenceTest(
+                at(Metric.WIN_RATE), confidence, grid_points=self._grid_points
+            )
         }
         if e.gain_per_dollar is not None:
             tests[Metric.EV_PER_DOLLAR] = EvPerDollarDifferenceTest(
-                e.loss_per_dollar, e.gain_per_dollar, at(Metric.EV_PER_DOLLAR), confidence
+                e.loss_per_dollar,
+                e.gain_per_dollar,
+                at(Metric.EV_PER_DOLLAR),
+                confidence,
+                grid_points=self._grid_points,
             )
         if e.loss_per_opportunity is not None and e.gain_per_opportunity is not None:
             tests[Metric.PNL_PER_OPPORTUNITY] = PnlPerOpportunityDifferenceTest(
@@ -303,6 +315,7 @@ class ExperimentEvidence:
                 e.gain_per_opportunity,
                 at(Metric.PNL_PER_OPPORTUNITY),
                 confidence,
+                grid_points=self._grid_points,
             )
         return tests
 
