@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
+from .arms import Arm, Experiment, Metric, Router
 from .clock import ManualClock
 from .engine.machine import RolloutAction, RolloutDecision, Stage
 from .engine.state import RolloutState
@@ -23,6 +24,7 @@ from .errors import (
     LockTimeoutError,
     OperatorRefusedError,
     RolloutError,
+    RouteKeyError,
     StateError,
     TradeFileError,
     UnknownSchemaError,
@@ -41,10 +43,12 @@ from .rollout import Rollout, RolloutStatus
 from .trades import TradeOutcome
 
 __all__ = [
+    "Arm",
     "ClockError",
     "ConfigError",
     "CorruptStateError",
     "EvPerDollarCusum",
+    "Experiment",
     "Gate",
     "GateProof",
     "GateVerdict",
@@ -56,6 +60,7 @@ __all__ = [
     "MaxConsecutiveLosses",
     "MaxDailyLoss",
     "MaxDrawdown",
+    "Metric",
     "Metrics",
     "OperatorRefusedError",
     "Payoff",
@@ -66,6 +71,8 @@ __all__ = [
     "RolloutError",
     "RolloutState",
     "RolloutStatus",
+    "RouteKeyError",
+    "Router",
     "Stage",
     "StateError",
     "TradeFileError",
