@@ -22,6 +22,7 @@ from .config_file import (
 from .dashboard import register as register_dashboard
 from .experiment import (
     _cmd_plan_experiment,
+    _cmd_replay_experiment,
 )
 from .history import (
     _cmd_history,
@@ -315,6 +316,32 @@ def _parser() -> argparse.ArgumentParser:
     pe.add_argument("--seed", type=int, default=0, metavar="S", help="Monte Carlo seed (0)")
     pe.add_argument("--json", action="store_true", help="machine-readable output")
     pe.set_defaults(run=_cmd_plan_experiment)
+
+    rx = add(
+        "replay-experiment",
+        "replay a trade history whose trades name their arm: when is a winner declared",
+        ["debug", "trades"],
+        "Feed a history of an experiment (each trade naming its arm, see --arm) to the "
+        "arm comparisons in order of opening time, checked after every trade: when a "
+        "candidate is first declared better than control (or worse), and the arms side "
+        "by side at the end. Trade files hold no opportunity counts, so PnL per "
+        "opportunity and the sample-ratio alarm are not replayed.",
+    )
+    rx.add_argument("trades", metavar="TRADES", help="the trade history")
+    rx.add_argument("--control", required=True, metavar="ARM", help="the control arm's name")
+    rx.add_argument("--margin", type=float, default=0.0, metavar="X", help="(0)")
+    rx.add_argument(
+        "--metric", default="win_rate", metavar="M", help="win_rate or ev_per_dollar (win_rate)"
+    )
+    rx.add_argument("--confidence", type=float, default=0.95, metavar="C", help="(0.95)")
+    rx.add_argument(
+        "--loss-per-dollar", type=float, default=1.0, metavar="L", help="worst loss per $ (1)"
+    )
+    rx.add_argument(
+        "--gain-per-dollar", type=float, metavar="G", help="best gain per $: compares EV/$"
+    )
+    rx.add_argument("--json", action="store_true", help="machine-readable output")
+    rx.set_defaults(run=_cmd_replay_experiment)
 
     va = add(
         "validate",
