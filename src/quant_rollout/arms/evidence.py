@@ -41,6 +41,7 @@ from enum import Enum
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError, CorruptStateError, InvalidTradeError
+from ..metrics import MetricsAccumulator
 from ..stats.srm import SampleRatioTest
 from ..stats.two_sample import (
     DEFAULT_DIFFERENCE_GRID_POINTS,
@@ -212,20 +213,15 @@ class ExperimentReport:
 class _ArmTally:
     __slots__ = (
         "already_reported",
+        "metrics",
         "opportunities",
         "pending_pnls",
-        "pnl",
         "reported",
-        "size",
-        "trades",
-        "wins",
     )
 
     def __init__(self) -> None:
-        self.trades = 0
-        self.wins = 0
-        self.pnl = 0.0
-        self.size = 0.0
+        # Exactly rounded sums: a rebuilt tally equals the running one to the bit.
+        self.metrics = MetricsAccumulator()
         self.opportunities = 0
         self.pending_pnls: List[float] = []
         self.reported = 0  # trades whose pnl went to the per-opportunity comparison
@@ -346,10 +342,7 @@ class ExperimentEvidence:
                         f" the experiment's loss/gain bounds {unit} or fix the trade"
                     )
         tally = self._tallies[name]
-        tally.trades += 1
-        tally.wins += trade.pnl > 0
-        tally.pnl += trade.pnl
-        tally.size += trade.size
+        tally.metrics.add(trade)
         for tests in groups:
             for metric, test in tests.items():
                 if metric is Metric.WIN_RATE:
@@ -554,6 +547,7 @@ class ExperimentEvidence:
         rows = []
         for name in (e.control, *(a.name for a in e.candidates)):
             tally = self._tallies[name]
+            metrics = tally.metrics.metrics()
             comparisons: Tuple[Comparison, ...] = ()
             if name != e.control:
                 comparisons = tuple(
@@ -578,10 +572,10 @@ class ExperimentEvidence:
                     name=name,
                     weight=self.weights[name],
                     dropped=name in self.dropped,
-                    trades=tally.trades,
-                    wins=tally.wins,
-                    pnl=tally.pnl,
-                    size=tally.size,
+                    trades=metrics.n,
+                    wins=metrics.wins,
+                    pnl=metrics.total_pnl,
+                    size=metrics.total_size,
                     opportunities=tally.opportunities,
                     comparisons=comparisons,
                 )
