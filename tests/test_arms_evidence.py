@@ -7,6 +7,8 @@ import random
 from typing import Any, Dict, List, Optional
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quant_rollout.arms import Arm, Experiment, Metric, Router
 from quant_rollout.arms.evidence import (
@@ -17,6 +19,7 @@ from quant_rollout.arms.evidence import (
     format_experiment,
 )
 from quant_rollout.errors import ConfigError, CorruptStateError, InvalidTradeError
+from quant_rollout.metrics import compute_metrics
 from quant_rollout.trades import TradeOutcome
 
 T0 = 1_700_000_000
@@ -342,3 +345,35 @@ def test_a_corrupt_snapshot_is_refused_naming_the_field(change: Any, message: st
         ExperimentEvidence.restore(evidence.experiment, data)
     with pytest.raises(CorruptStateError, match="experiment must be an object"):
         ExperimentEvidence.restore(evidence.experiment, [])  # type: ignore[arg-type]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["control", "cheap", "dear"]),
+            st.floats(-10.0, 10.0, allow_nan=False),
+            st.floats(0.0, 20.0),
+        ),
+        max_size=32,  # at most 32 waiting: every possible pair forms
+    )
+)
+def test_each_arm_tally_is_the_metrics_of_its_own_trades(steps: List[Any]) -> None:
+    evidence = ExperimentEvidence(_experiment(), grid_points=0)
+    trades = []
+    for i, (arm, pnl, size) in enumerate(steps):
+        trade = _trade(arm, pnl, i, size=size)
+        trades.append(trade)
+        evidence.add_trade(trade, i)
+    report = evidence.report()
+    for name in ("control", "cheap", "dear"):
+        expected = compute_metrics([t for t in trades if t.metadata[ARM_KEY] == name])
+        row = report.arm(name)
+        assert (row.trades, row.wins) == (expected.n, expected.wins)
+        assert row.pnl == expected.total_pnl
+        assert row.size == expected.total_size
+    n_control = report.arm("control").trades
+    for name in ("cheap", "dear"):
+        comparison = report.arm(name).comparison(Metric.WIN_RATE)
+        assert comparison is not None
+        assert comparison.pairs == min(n_control, report.arm(name).trades)
