@@ -11,7 +11,10 @@ Measures, with ``time.perf_counter``:
 2. **Comparisons**: one observation added to a ``WinRateDifferenceTest`` (per arm, so a
    pair every two), with the default 100-bar confidence grid and with none; one update
    of the ``SampleRatioTest``. Costs do not depend on the history (sums, not lists).
-3. **Simulations** (not with ``--quick``): trades routed 50/50 at random, the test
+3. **Flat in history** (not with ``--quick``): ``ExperimentEvidence.add_trade`` and
+   ``report()`` for one more trade after 10,000 and 100,000 trades (two arms, win rate and
+   EV/$ compared, default grids), median of 1,000.
+4. **Simulations** (not with ``--quick``): trades routed 50/50 at random, the test
    checked after every trade. The false-winner rate at equal arms (win rate 0.5 both) at
    300, 2,000 and 10,000 trades; the median trades to detect a 60% candidate against a
    50% control; the median opportunities until the SRM alarm (confidence 0.999) trips on
@@ -31,7 +34,9 @@ import sys
 import time
 from typing import Callable, List, Optional, Sequence
 
+from quant_rollout import TradeOutcome
 from quant_rollout.arms import Arm, Experiment, Router
+from quant_rollout.arms.evidence import ExperimentEvidence
 from quant_rollout.stats.srm import SampleRatioTest
 from quant_rollout.stats.two_sample import WinRateDifferenceTest
 
@@ -99,6 +104,35 @@ def bench_comparisons(calls: int, repeats: int) -> None:
         srm.update(counts)
 
     print(f"| SampleRatioTest.update | {_us(_per_call(route_one, calls // 10, repeats))} |")
+    print()
+
+
+def bench_flat(sizes: Sequence[int], repeats: int) -> None:
+    """One more trade and its report, after ``n`` trades of history: flat in ``n``."""
+    print("### One more trade and its report, by history size (median of 1,000)\n")
+    print("| trades already seen | add_trade + report |")
+    print("|---:|---:|")
+    experiment = Experiment(
+        (Arm("control", {"v": 1}), Arm("cheap", {"v": 2})), "control", gain_per_dollar=1.0
+    )
+    for n in sizes:
+        evidence = ExperimentEvidence(experiment)
+        rng = random.Random(n)
+        names = ("control", "cheap")
+        for i in range(n):
+            win = rng.random() < 0.55
+            arm = names[i % 2]
+            evidence.add_trade(
+                TradeOutcome(1.0 if win else -1.0, 2.0, 1_700_000_000 + i, {"arm": arm}), i
+            )
+        times = []
+        for j in range(1000):
+            trade = TradeOutcome(1.0, 2.0, 1_800_000_000 + j, {"arm": names[j % 2]})
+            start = time.perf_counter()
+            evidence.add_trade(trade, n + j)
+            evidence.report()
+            times.append(time.perf_counter() - start)
+        print(f"| {n:,} | {_us(statistics.median(times))} |")
     print()
 
 
@@ -171,6 +205,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     bench_routing(calls, repeats)
     bench_comparisons(calls, repeats)
     if not args.quick:
+        bench_flat((10_000, 100_000), repeats)
         simulate()
     sys.stdout.flush()
 
