@@ -84,6 +84,7 @@ def test_metric_may_be_given_as_text() -> None:
         (lambda: _two(metric="sharpe"), r"Experiment.metric must be one of \['win_rate'"),
         (lambda: _two(margin=1.0), "margin is in win-rate points"),
         (lambda: _two(confidence=95), "confidence must be strictly between 0 and 1"),
+        (lambda: _two(srm_confidence=1.0), "srm_confidence must be strictly between 0 and 1"),
         (lambda: _two(metric="ev_per_dollar"), "gain_per_dollar is needed"),
         (
             lambda: _two(metric="ev_per_dollar", gain_per_dollar=1.0, margin=3.0),

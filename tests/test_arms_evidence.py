@@ -157,6 +157,16 @@ def test_a_broken_split_raises_the_srm_alarm_and_stops_judging() -> None:
     assert "SRM ALARM" in format_experiment(report)
 
 
+def test_the_srm_confidence_comes_from_the_experiment() -> None:
+    # These counts give an e-value of about 320: past 20 (0.95), short of 1e6 (1 - 1e-6).
+    lax = ExperimentEvidence(_experiment(srm_confidence=0.95))
+    strict = ExperimentEvidence(_experiment(srm_confidence=1 - 1e-6))
+    for evidence in (lax, strict):
+        evidence.add_opportunities({"control": 3534, "cheap": 3233, "dear": 3233})
+    assert lax.report().srm_alarm
+    assert not strict.report().srm_alarm
+
+
 def test_dropping_a_candidate_gives_its_weight_to_control() -> None:
     evidence = ExperimentEvidence(_experiment())
     weights = evidence.drop("dear")

@@ -272,7 +272,9 @@ class ExperimentEvidence:
         self._tests: Dict[str, Dict[Metric, DifferenceTest]] = {
             arm.name: self._make_tests() for arm in experiment.candidates
         }
-        self._srm = SampleRatioTest([self.weights[n] for n in self._names])
+        self._srm = SampleRatioTest(
+            [self.weights[n] for n in self._names], experiment.srm_confidence
+        )
         self._batches = 0
 
     def _check_candidate(self, name: str) -> None:

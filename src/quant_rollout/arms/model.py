@@ -137,6 +137,8 @@ class Experiment:
             for the PnL-per-opportunity comparison.
         gain_per_opportunity: the most one opportunity can win, account currency; with
             ``loss_per_opportunity`` needed for the PnL-per-opportunity comparison.
+        srm_confidence: of the sample-ratio-mismatch alarm; 0.999 means a correct
+            router trips it in at most one experiment in a thousand.
 
     Raises:
         ConfigError: fewer than two arms, duplicate names, a control that is not one of
@@ -156,6 +158,7 @@ class Experiment:
     gain_per_dollar: Optional[float] = None
     loss_per_opportunity: Optional[float] = None
     gain_per_opportunity: Optional[float] = None
+    srm_confidence: float = 0.999
     _weights: Tuple[float, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -192,12 +195,17 @@ class Experiment:
         self._check_routing(self._weights)
 
     def _check_numbers(self) -> None:
-        c = self.confidence
-        if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0.0 < c < 1.0:
-            raise ConfigError(
-                f"Experiment.confidence must be strictly between 0 and 1 (0.95 means 95%),"
-                f" got {_short(c)}"
-            )
+        for name in ("confidence", "srm_confidence"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0.0 < value < 1.0
+            ):
+                raise ConfigError(
+                    f"Experiment.{name} must be strictly between 0 and 1 (0.95 means 95%),"
+                    f" got {_short(value)}"
+                )
         m = self.margin
         if isinstance(m, bool) or not isinstance(m, (int, float)) or not math.isfinite(m):
             raise ConfigError(f"Experiment.margin must be a finite number, got {_short(m)}")
