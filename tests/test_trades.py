@@ -302,3 +302,12 @@ def test_a_millisecond_timestamp_given_as_seconds_is_refused_with_a_hint() -> No
         TradeOutcome(1.0, 1.0, 1_714_521_600_000)
     # The last representable microsecond is still a time.
     assert TradeOutcome(1.0, 1.0, "9999-12-31T23:59:59.999999Z").time.year == 9999
+
+
+def test_as_trade_keeps_an_experiment_arm_in_metadata() -> None:
+    from_dict = as_trade({"pnl": 1.0, "size": 2, "timestamp": 0, "arm": "cheap"}, 0)
+    from_obj = as_trade(SimpleNamespace(pnl=1.0, size=2, timestamp=0, arm="control"), 1)
+    without = as_trade(SimpleNamespace(pnl=1.0, size=2, timestamp=0, arm=None), 2)
+    assert from_dict.metadata == {"arm": "cheap"}
+    assert from_obj.metadata == {"arm": "control"}
+    assert without.metadata == {}

@@ -183,7 +183,8 @@ def as_trade(item: object, index: int) -> TradeOutcome:
     """Return ``item`` as a :class:`TradeOutcome`; ``index`` is its place in the caller's list.
 
     Besides ``TradeOutcome`` itself, a mapping or any object with ``pnl``, ``size`` and
-    ``timestamp`` is accepted, so a bot can pass its own trade records.
+    ``timestamp`` is accepted, so a bot can pass its own trade records. Its ``arm`` (an
+    experiment's arm), when present and not None, is kept as ``metadata["arm"]``.
 
     Raises:
         InvalidTradeError: naming ``trades[index]``, the field and the value.
@@ -200,6 +201,10 @@ def as_trade(item: object, index: int) -> TradeOutcome:
                 f"trades[{index}] has no {key!r}: a trade needs pnl, size and timestamp "
                 f"(got {item!r})"
             ) from None
+    # An experiment's arm travels with the trade (metadata["arm"], as importers put it).
+    arm = item.get("arm") if isinstance(item, Mapping) else getattr(item, "arm", None)
+    if arm is not None:
+        fields["metadata"] = {"arm": arm}
     try:
         return TradeOutcome(**fields)
     except InvalidTradeError as exc:
