@@ -52,6 +52,7 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ),
     ("gates", ("gates",)),
     ("kill", ("kill",)),
+    ("arms", ("arms",)),
     ("engine", ("engine",)),
     ("storage", ("storage",)),
     ("config", ("tools.config",)),
