@@ -15,6 +15,11 @@ cites the paper it implements.
   (Page 1954; Brook & Evans 1972; Reynolds & Stoumbos 1999).
 * ``ev_cusum``: :class:`EvCusum`, :func:`ev_cusum_threshold`: a CUSUM on returns per
   dollar with a bootstrapped threshold.
+* ``two_sample``: :class:`DifferenceTest` and its win-rate, EV-per-dollar and
+  PnL-per-opportunity forms: anytime-valid comparisons of a candidate arm with control
+  (Shekhar & Ramdas 2023; Waudby-Smith & Ramdas 2024).
+* ``srm``: :class:`SampleRatioTest`, :func:`srm_e_value`: the sample-ratio-mismatch
+  alarm on routed counts (Lindon & Malek 2022).
 
 This package re-exports every public name of its modules.
 
@@ -42,6 +47,22 @@ from .cusum import (
     cusum_threshold,
 )
 from .ev_cusum import EvCusum, EvCusumThreshold, ev_cusum_threshold
+from .srm import (
+    DEFAULT_SRM_CONCENTRATION,
+    DEFAULT_SRM_CONFIDENCE,
+    SampleRatioTest,
+    srm_e_value,
+    srm_log_e_value,
+)
+from .two_sample import (
+    DEFAULT_DIFFERENCE_GRID_POINTS,
+    DEFAULT_MAX_UNPAIRED,
+    DifferenceTest,
+    EvPerDollarDifferenceTest,
+    PnlPerOpportunityDifferenceTest,
+    WinRateDifferenceTest,
+    difference_confidence_sequence,
+)
 from .win_rate import (
     DEFAULT_PRIOR_CONCENTRATION,
     DEFAULT_PRIOR_EFFECT,
@@ -58,24 +79,36 @@ from .win_rate import (
 )
 
 __all__ = [
+    "DEFAULT_DIFFERENCE_GRID_POINTS",
+    "DEFAULT_MAX_UNPAIRED",
     "DEFAULT_PRIOR_CONCENTRATION",
     "DEFAULT_PRIOR_EFFECT",
+    "DEFAULT_SRM_CONCENTRATION",
+    "DEFAULT_SRM_CONFIDENCE",
     "BernoulliCusum",
     "BetaPrior",
     "CusumScores",
+    "DifferenceTest",
     "EVBettingTest",
     "EvCusum",
     "EvCusumThreshold",
+    "EvPerDollarDifferenceTest",
+    "PnlPerOpportunityDifferenceTest",
+    "SampleRatioTest",
+    "WinRateDifferenceTest",
     "bernoulli_cusum_scores",
     "betainc",
     "betaincc",
     "cusum_alarm_probability",
     "cusum_arl",
     "cusum_threshold",
+    "difference_confidence_sequence",
     "ev_cusum_threshold",
     "log_beta",
     "log_betainc",
     "log_betaincc",
+    "srm_e_value",
+    "srm_log_e_value",
     "win_rate_e_value",
     "win_rate_log_e_value",
     "win_rate_lower_bound",
