@@ -19,6 +19,7 @@ from quant_rollout.arms.evidence import (
     format_experiment,
 )
 from quant_rollout.errors import ConfigError, CorruptStateError, InvalidTradeError
+from quant_rollout.kill import KillSwitch, MaxConsecutiveLosses
 from quant_rollout.metrics import compute_metrics
 from quant_rollout.trades import TradeOutcome
 
@@ -387,3 +388,69 @@ def test_each_arm_tally_is_the_metrics_of_its_own_trades(steps: List[Any]) -> No
         comparison = report.arm(name).comparison(Metric.WIN_RATE)
         assert comparison is not None
         assert comparison.pairs == min(n_control, report.arm(name).trades)
+
+
+# ---------------------------------------------------------------------------------------
+# The kill switch on every arm's own trades
+# ---------------------------------------------------------------------------------------
+
+
+def _streak_switch(losses: int = 4) -> KillSwitch:
+    return KillSwitch(
+        wr_threshold=None, ev_threshold=None, criteria=(MaxConsecutiveLosses(losses),)
+    )
+
+
+def test_a_candidate_that_trips_the_kill_switch_is_reported_and_never_wins() -> None:
+    evidence = ExperimentEvidence(_experiment(), kill_switch=_streak_switch())
+    i = 0
+    for _ in range(4):  # dear loses four in a row; the others alternate
+        for arm, pnl in (("control", 1.0), ("cheap", 1.0), ("dear", -1.0)):
+            evidence.add_trade(_trade(arm, pnl, i), i)
+            i += 1
+    report = evidence.report()
+    assert [name for name, _ in report.killed] == ["dear"]
+    assert "4" in report.killed[0][1]
+    assert not report.control_killed
+    assert "'dear' tripped the kill switch" in report.reason
+    assert "KILLED dear:" in format_experiment(report)
+    # Later wins do not unlatch it, and it is never the winner, though it now wins
+    # every trade against a control winning half.
+    for k in range(300):
+        evidence.add_trade(_trade("dear", 1.0, i), i)
+        evidence.add_trade(_trade("control", 1.0 if k % 2 else -1.0, i + 1), i + 1)
+        i += 2
+    report = evidence.report()
+    assert [name for name, _ in report.killed] == ["dear"]
+    comparison = report.arm("dear").comparison(Metric.WIN_RATE)
+    assert comparison is not None
+    assert comparison.verdict is Verdict.BETTER
+    assert report.winner is None
+
+
+def test_control_tripping_the_kill_switch_stops_the_experiment() -> None:
+    evidence = ExperimentEvidence(_experiment(), kill_switch=_streak_switch(3))
+    for i in range(3):
+        evidence.add_trade(_trade("control", -1.0, i), i)
+    report = evidence.report()
+    assert report.control_killed
+    assert report.winner is None
+    assert report.reason.startswith("control arm 'control' tripped the kill switch")
+
+
+def test_arms_are_judged_on_their_own_trades_only() -> None:
+    # Interleaved, the three arms' losses make a streak of 6; each arm's own is 2.
+    evidence = ExperimentEvidence(_experiment(), kill_switch=_streak_switch(3))
+    for i, arm in enumerate(["control", "cheap", "dear"] * 2):
+        evidence.add_trade(_trade(arm, -1.0, i), i)
+    assert evidence.report().killed == ()
+
+
+def test_a_dropped_arm_is_no_longer_judged_by_the_kill_switch() -> None:
+    evidence = ExperimentEvidence(_experiment(), kill_switch=_streak_switch(2))
+    evidence.drop("dear")
+    for i in range(5):
+        evidence.add_trade(_trade("dear", -1.0, i), i)
+    assert evidence.report().killed == ()
+    with pytest.raises(ConfigError, match="kill_switch must be a KillSwitch"):
+        ExperimentEvidence(_experiment(), kill_switch="off")  # type: ignore[arg-type]

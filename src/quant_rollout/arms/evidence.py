@@ -41,6 +41,8 @@ from enum import Enum
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError, CorruptStateError, InvalidTradeError
+from ..evidence import StageEvidence
+from ..kill import KillSwitch
 from ..metrics import MetricsAccumulator
 from ..stats.srm import SampleRatioTest
 from ..stats.two_sample import (
@@ -188,6 +190,10 @@ class ExperimentReport:
         worse: the candidates worse than control by the margin, with confidence, that
             are still running (to drop).
         reason: one line saying why.
+        killed: ``(arm, reason)`` for each arm whose own trades tripped the kill
+            switch (latched), in arm order. A candidate there is to be dropped and is
+            never the winner; control there means the experiment itself failed (revert),
+            and nothing else is proposed.
     """
 
     arms: Tuple[ArmSummary, ...]
@@ -197,6 +203,12 @@ class ExperimentReport:
     winner: Optional[str]
     worse: Tuple[str, ...]
     reason: str
+    killed: Tuple[Tuple[str, str], ...] = ()
+
+    @property
+    def control_killed(self) -> bool:
+        """True when control's own trades tripped the kill switch."""
+        return bool(self.killed) and self.killed[0][0] == self.arms[0].name
 
     def arm(self, name: str) -> ArmSummary:
         """The row of the arm ``name``.
@@ -238,6 +250,9 @@ class ExperimentEvidence:
         dropped: names of candidates already dropped (their weight must be 0).
         grid_points: bars of each comparison's confidence grid (0: verdicts only, the
             intervals span every possible difference; for simulations).
+        kill_switch: run on every arm's own trades (each arm its own window and
+            criterion trackers); an arm that trips is reported in
+            :attr:`ExperimentReport.killed`. None: no kill switch here.
 
     Raises:
         ConfigError: weights or dropped names that do not fit the experiment.
@@ -250,6 +265,7 @@ class ExperimentEvidence:
         dropped: Iterable[str] = (),
         *,
         grid_points: int = DEFAULT_DIFFERENCE_GRID_POINTS,
+        kill_switch: Optional[KillSwitch] = None,
     ) -> None:
         if not isinstance(experiment, Experiment):
             raise ConfigError(f"experiment must be an Experiment, got {_short(experiment)}")
@@ -272,6 +288,16 @@ class ExperimentEvidence:
         self._tests: Dict[str, Dict[Metric, DifferenceTest]] = {
             arm.name: self._make_tests() for arm in experiment.candidates
         }
+        if kill_switch is not None and not isinstance(kill_switch, KillSwitch):
+            raise ConfigError(f"kill_switch must be a KillSwitch, got {_short(kill_switch)}")
+        self._kill_switch = kill_switch
+        self._kill_evidence: Dict[str, StageEvidence] = {}
+        if kill_switch is not None:
+            for name in experiment.arm_names:
+                self._kill_evidence[name] = StageEvidence(
+                    None, max(1, kill_switch.lookback), kill_switch.trackers(None)
+                )
+        self._killed: Dict[str, str] = {}
         self._srm = SampleRatioTest(
             [self.weights[n] for n in self._names], experiment.srm_confidence
         )
@@ -345,6 +371,13 @@ class ExperimentEvidence:
                     )
         tally = self._tallies[name]
         tally.metrics.add(trade)
+        kill_evidence = self._kill_evidence.get(name)
+        if kill_evidence is not None and self._kill_switch is not None:
+            kill_evidence.add(trade, (trade.instant_us, tally.metrics.n))
+            if name not in self._killed and name not in self.dropped:
+                tripped, why = self._kill_switch.judge_evidence(kill_evidence)
+                if tripped:
+                    self._killed[name] = why or "kill switch tripped"
         for tests in groups:
             for metric, test in tests.items():
                 if metric is Metric.WIN_RATE:
@@ -583,6 +616,21 @@ class ExperimentEvidence:
                 )
             )
         srm_e = self._srm.e_value
+        killed = tuple((n, self._killed[n]) for n in (r.name for r in rows) if n in self._killed)
+        if e.control in self._killed:
+            return ExperimentReport(
+                arms=tuple(rows),
+                metric=e.metric,
+                srm_alarm=self._srm.alarmed,
+                srm_e_value=srm_e,
+                winner=None,
+                worse=(),
+                reason=(
+                    f"control arm {e.control!r} tripped the kill switch on its own trades:"
+                    f" {self._killed[e.control]}"
+                ),
+                killed=killed,
+            )
         if self._srm.alarmed:
             observed = ", ".join(
                 f"{n} {s:.1%}" for n, s in zip(self._names, self._srm.observed_shares)
@@ -600,8 +648,9 @@ class ExperimentEvidence:
                     f" (evidence {_e_text(srm_e)} >= {1 / (1 - self._srm.confidence):.0f});"
                     " the split is broken, so no arm is judged until it is fixed"
                 ),
+                killed=killed,
             )
-        live = [r for r in rows[1:] if not r.dropped]
+        live = [r for r in rows[1:] if not r.dropped and r.name not in self._killed]
         decisive = [(r, r.comparison(e.metric)) for r in live]
         better = [(r, c) for r, c in decisive if c is not None and c.verdict is Verdict.BETTER]
         worse = tuple(r.name for r, c in decisive if c is not None and c.verdict is Verdict.WORSE)
@@ -619,6 +668,8 @@ class ExperimentEvidence:
                 f"{', '.join(repr(w) for w in worse)} cannot beat control {e.control!r} on"
                 f" {e.metric.value} by {e.margin:g} (confidence {e.confidence:g})"
             )
+        elif killed:
+            reason = "; ".join(f"{n!r} tripped the kill switch: {why}" for n, why in killed)
         elif not live:
             reason = "every candidate was dropped"
         else:
@@ -631,6 +682,7 @@ class ExperimentEvidence:
             winner=winner,
             worse=worse,
             reason=reason,
+            killed=killed,
         )
 
 
@@ -685,6 +737,8 @@ def format_experiment(report: ExperimentReport) -> str:
                 f" {_number(c.difference)} in [{c.lower:+.4g}, {c.upper:+.4g}],"
                 f" {c.verdict.value} ({c.pairs} pairs)"
             )
+    for name, why in report.killed:
+        lines.append(f"KILLED {name}: {why}")
     if report.srm_alarm:
         lines.append("SRM ALARM: " + report.reason)
     else:
