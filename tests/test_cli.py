@@ -160,6 +160,8 @@ COMMANDS = (
     "history",
     "replay",
     "plan",
+    "plan-experiment",
+    "replay-experiment",
     "validate",
     "init",
     "watch",
