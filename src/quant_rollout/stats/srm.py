@@ -33,8 +33,9 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
+from .._validate import number, open_fraction, whole
 from ..errors import ConfigError, CorruptStateError
-from .two_sample import _count, _excerpt, _open_fraction, _real
+from .two_sample import _excerpt
 
 __all__ = [
     "DEFAULT_SRM_CONCENTRATION",
@@ -57,7 +58,7 @@ _WEIGHT_TOLERANCE = 1e-9
 def _weights(weights: Sequence[float]) -> Tuple[float, ...]:
     if isinstance(weights, (str, bytes)):
         raise ConfigError(f"weights must be a sequence of numbers, got {weights!r}")
-    values = tuple(_real(f"weights[{i}]", w) for i, w in enumerate(weights))
+    values = tuple(number(f"weights[{i}]", w) for i, w in enumerate(weights))
     if len(values) < 2:
         raise ConfigError(f"weights needs at least 2 arms, got {len(values)}")
     for i, w in enumerate(values):
@@ -74,7 +75,7 @@ def _weights(weights: Sequence[float]) -> Tuple[float, ...]:
 def _counts(counts: Sequence[int], arms: int) -> Tuple[int, ...]:
     if isinstance(counts, (str, bytes)):
         raise ConfigError(f"counts must be a sequence of whole numbers, got {counts!r}")
-    values = tuple(_count(f"counts[{i}]", c) for i, c in enumerate(counts))
+    values = tuple(whole(f"counts[{i}]", c) for i, c in enumerate(counts))
     if len(values) != arms:
         raise ConfigError(f"counts must have one entry per weight ({arms}), got {len(values)}")
     return values
@@ -105,7 +106,7 @@ def srm_log_e_value(
     """ln of :func:`srm_e_value`; +inf when an arm of weight 0 received anything."""
     weights_ = _weights(weights)
     counts_ = _counts(counts, len(weights_))
-    conc = _real("concentration", concentration)
+    conc = number("concentration", concentration)
     if conc <= 0.0:
         raise ConfigError(f"concentration must be > 0, got {concentration!r}")
     positive = math.fsum(w for w in weights_ if w > 0.0)
@@ -165,8 +166,8 @@ class SampleRatioTest:
         concentration: float = DEFAULT_SRM_CONCENTRATION,
     ) -> None:
         self.weights = _weights(weights)
-        self.confidence = _open_fraction("confidence", confidence)
-        self.concentration = _real("concentration", concentration)
+        self.confidence = open_fraction("confidence", confidence)
+        self.concentration = number("concentration", concentration)
         if self.concentration <= 0.0:
             raise ConfigError(f"concentration must be > 0, got {concentration!r}")
         self._threshold = -math.log1p(-self.confidence)
@@ -240,7 +241,7 @@ class SampleRatioTest:
             if len(weights) != len(self.weights):
                 raise ConfigError(f"one weight per arm ({len(self.weights)})")
             counts = _counts(data.get("counts"), len(weights))  # type: ignore[arg-type]
-            earlier = _real("earlier_log_e", data.get("earlier_log_e"))
+            earlier = number("earlier_log_e", data.get("earlier_log_e"))
             stretches = data.get("stretches")
             if not isinstance(stretches, list):
                 raise ConfigError(f"stretches must be a list, got {_excerpt(stretches)}")

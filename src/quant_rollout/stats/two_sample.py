@@ -58,6 +58,7 @@ import random
 from collections import deque
 from typing import Any, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .._validate import number, open_fraction, whole
 from ..errors import ConfigError, CorruptStateError, InvalidTradeError
 
 __all__ = [
@@ -78,39 +79,8 @@ DEFAULT_DIFFERENCE_GRID_POINTS = 100
 range of differences: 0.02 win-rate points)."""
 
 
-def _real(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise ConfigError(f"{name} must be finite, got {value!r}")
-    return result
-
-
-def _open_fraction(name: str, value: object) -> float:
-    result = _real(name, value)
-    if not 0.0 < result < 1.0:
-        raise ConfigError(
-            f"{name} must be strictly between 0 and 1 (0.95 means 95%), got {value!r}"
-        )
-    return result
-
-
-def _count(name: str, value: object, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value!r}")
-    return value
-
-
 def _observation(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidTradeError(f"{name} must be a number, got {value!r}")
-    result = float(value)
-    if not math.isfinite(result):
-        raise InvalidTradeError(f"{name} must be finite, got {value!r}")
-    return result
+    return number(name, value, error=InvalidTradeError)
 
 
 def _exp(log_value: float) -> float:
@@ -249,21 +219,21 @@ class DifferenceTest:
         grid_points: int = DEFAULT_DIFFERENCE_GRID_POINTS,
         max_unpaired: int = DEFAULT_MAX_UNPAIRED,
     ) -> None:
-        self.low = _real("low", low)
-        self.high = _real("high", high)
+        self.low = number("low", low)
+        self.high = number("high", high)
         if self.high <= self.low:
             raise ConfigError(f"high must be above low={self.low!r}, got {high!r}")
         self.width = self.high - self.low
-        self.margin = _real("margin", margin)
+        self.margin = number("margin", margin)
         if not -self.width < self.margin < self.width:
             raise ConfigError(
                 f"margin must lie strictly between {-self.width!r} and {self.width!r}"
                 f" (the possible differences), got {margin!r}"
             )
-        self.confidence = _open_fraction("confidence", confidence)
-        self.max_bet = _open_fraction("max_bet", max_bet)
-        points = _count("grid_points", grid_points)
-        self.max_unpaired = _count("max_unpaired", max_unpaired, minimum=1)
+        self.confidence = open_fraction("confidence", confidence)
+        self.max_bet = open_fraction("max_bet", max_bet)
+        points = whole("grid_points", grid_points)
+        self.max_unpaired = whole("max_unpaired", max_unpaired, minimum=1)
         threshold = -math.log1p(-self.confidence)
         grid: List[float] = []
         if points:
@@ -519,10 +489,10 @@ def _win(name: str, value: object) -> float:
 
 
 def _bounds(loss_bound: object, gain_bound: object, unit: str) -> Tuple[float, float]:
-    loss = _real("loss_bound", loss_bound)
+    loss = number("loss_bound", loss_bound)
     if loss <= 0.0:
         raise ConfigError(f"loss_bound must be > 0 (the most a {unit} can lose), got {loss!r}")
-    gain = _real("gain_bound", gain_bound)
+    gain = number("gain_bound", gain_bound)
     if gain <= 0.0:
         raise ConfigError(f"gain_bound must be > 0 (the most a {unit} can win), got {gain!r}")
     return loss, gain
@@ -654,7 +624,7 @@ class PnlPerOpportunityDifferenceTest(DifferenceTest):
         )
 
     def _batch(self, count: object, pnls: Sequence[float], rng: random.Random) -> List[float]:
-        count_ = _count("count", count)
+        count_ = whole("count", count)
         if isinstance(pnls, (str, bytes)):
             raise InvalidTradeError(f"pnls must be a sequence of numbers, got {pnls!r}")
         outcomes = [self._check(f"pnls[{i}]", p) for i, p in enumerate(pnls)]
@@ -721,7 +691,7 @@ def difference_confidence_sequence(
         ConfigError: bounds or confidence out of range.
         InvalidTradeError: an observation outside ``[low, high]``.
     """
-    level = _open_fraction("confidence", confidence)
+    level = open_fraction("confidence", confidence)
     test = DifferenceTest(
         low,
         high,
