@@ -100,12 +100,10 @@ def test_advances_add_up_exactly(steps: List[int]) -> None:
     [
         NOON,
         NOON.astimezone(timezone(timedelta(hours=-5, minutes=-30))),
-        datetime(2026, 5, 1, 12, 0),
         1_777_636_800,
         1_777_636_800.0,
         "2026-05-01T12:00:00Z",
         "2026-05-01T17:30:00+05:30",
-        "2026-05-01 12:00:00",
     ],
 )
 def test_read_clock_turns_any_kind_of_now_into_microseconds(value: object) -> None:
@@ -148,3 +146,26 @@ def test_a_clock_returning_garbage_is_a_config_error_naming_the_value(garbage: o
         read_clock(lambda: garbage)  # type: ignore[arg-type,return-value]
     assert repr(garbage) in str(info.value)
     assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    "naive",
+    [
+        datetime(2026, 5, 1, 21, 0),  # what datetime.now() returns in Tokyo at noon UTC
+        "2026-05-01T21:00:00",
+        "2026-05-01 21:00",
+    ],
+)
+def test_a_naive_now_is_refused_rather_than_guessed_to_be_utc(naive: object) -> None:
+    # A bot passing clock=datetime.now on a machine in Tokyo would otherwise shift
+    # every evidence window by nine hours.
+    with pytest.raises(ConfigError, match="no UTC offset") as info:
+        read_clock(lambda: naive)  # type: ignore[arg-type,return-value]
+    assert "datetime.now(timezone.utc)" in str(info.value)
+
+
+def test_an_aware_now_in_any_zone_and_unix_seconds_are_accepted() -> None:
+    tokyo = timezone(timedelta(hours=9))
+    assert read_clock(lambda: datetime(2026, 5, 1, 21, 0, tzinfo=tokyo)) == NOON_US
+    assert read_clock(lambda: "2026-05-01T21:00:00+09:00") == NOON_US
+    assert read_clock(lambda: 1_777_636_800) == NOON_US

@@ -23,7 +23,7 @@ from quant_rollout.tools.importers import (
     TradeHistory,
     read_trades,
 )
-from quant_rollout.trades import TradeOutcome
+from quant_rollout.trades import MAX_AMOUNT, MIN_NONZERO_SIZE, TradeOutcome
 
 REPO = Path(__file__).resolve().parents[1]
 POLYMARKET_CSV = REPO / "examples" / "data" / "polymarket_crashes_v1.csv"
@@ -796,12 +796,13 @@ MOMENTS = st.builds(
     st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30)),
     ZONES,
 )
-FINITE = st.floats(allow_nan=False, allow_infinity=False)
+FINITE = st.floats(-MAX_AMOUNT, MAX_AMOUNT)  # the amounts a trade accepts
+SIZES = st.just(0.0) | st.floats(MIN_NONZERO_SIZE, MAX_AMOUNT)
 NOTES = st.text(
     st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=12
 )
 ROWS = st.lists(
-    st.tuples(FINITE, st.floats(min_value=0.0, allow_infinity=False), MOMENTS, NOTES),
+    st.tuples(FINITE, SIZES, MOMENTS, NOTES),
     max_size=25,
 )
 

@@ -311,3 +311,44 @@ def test_as_trade_keeps_an_experiment_arm_in_metadata() -> None:
     assert from_dict.metadata == {"arm": "cheap"}
     assert from_obj.metadata == {"arm": "control"}
     assert without.metadata == {}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("pnl", 10**400, "too large"),  # an int beyond a float's range
+        ("pnl", 1e308, "too large"),  # finite alone, but two of them sum to inf
+        ("size", 1e300, "too large"),
+        ("pnl", -1e51, "too large"),
+        ("size", 1e-300, "too small"),  # pnl per dollar would overflow
+    ],
+)
+def test_amounts_whose_sums_or_ratios_would_overflow_are_refused(
+    field: str, value: float, expected: str
+) -> None:
+    fields: dict = {"pnl": 1.0, "size": 1.0, "timestamp": 0, field: value}
+    with pytest.raises(InvalidTradeError, match=expected) as info:
+        TradeOutcome(**fields)
+    message = str(info.value)
+    assert message.startswith(field)
+    assert len(message) < 200  # a 401-digit value is quoted as an excerpt
+
+
+def test_the_largest_and_smallest_accepted_amounts_compute_finite_metrics() -> None:
+    from quant_rollout.metrics import compute_metrics
+
+    trades = [
+        TradeOutcome(1e50, 1e-50, 0),
+        TradeOutcome(-1e50, 1e50, 1),
+        TradeOutcome(1e50, 1e50, 2),
+    ]
+    metrics = compute_metrics(trades * 1000)
+    assert math.isfinite(metrics.total_pnl)
+    assert math.isfinite(metrics.ev_per_dollar)
+
+
+def test_a_bad_mapping_is_quoted_as_a_short_excerpt() -> None:
+    item = {"pnl": 1.0, "size": 1.0, "api_key": "k" * 500}
+    with pytest.raises(InvalidTradeError, match=r"trades\[3\] has no 'timestamp'") as info:
+        as_trade(item, 3)
+    assert len(str(info.value)) < 200

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Union
 
 from .errors import ConfigError
-from .trades import TimestampLike, parse_instant, to_datetime
+from .trades import TimestampLike, has_utc_offset, parse_instant, to_datetime
 
 __all__ = ["Clock", "ManualClock", "read_clock", "system_clock"]
 
@@ -29,9 +29,19 @@ def read_clock(clock: Clock) -> int:
     """Call ``clock`` and return now as integer microseconds since the epoch (UTC).
 
     Raises:
-        ConfigError: the clock returned something that is not a time.
+        ConfigError: the clock returned something that is not a time, or a naive time
+            (a ``datetime`` or ISO text without a UTC offset), which could be local time
+            or UTC; unlike a trade's timestamp, "now" is never guessed to be UTC.
     """
     value = clock()
+    if _is_naive(value):
+        # datetime.now() without a zone is local time, datetime.utcnow() is UTC: the
+        # two differ by hours, and guessing wrong shifts every evidence window.
+        raise ConfigError(
+            f"the clock returned {value!r}, a time with no UTC offset: it could be local "
+            "time or UTC. Return an aware time such as datetime.now(timezone.utc), Unix "
+            "seconds such as time.time(), or leave the clock unset"
+        )
     try:
         now_us = parse_instant(value)
         # A time the state and history can write down (years 1-9999); milliseconds
@@ -40,6 +50,14 @@ def read_clock(clock: Clock) -> int:
         return now_us
     except (ValueError, OverflowError) as exc:
         raise ConfigError(f"the clock returned {value!r}, which is not a time: {exc}") from None
+
+
+def _is_naive(value: object) -> bool:
+    if isinstance(value, datetime):
+        return value.tzinfo is None or value.utcoffset() is None
+    if isinstance(value, str):
+        return not has_utc_offset(value)
+    return False
 
 
 class ManualClock:

@@ -24,7 +24,26 @@ __all__ = [
     "StateError",
     "TradeFileError",
     "UnknownSchemaError",
+    "excerpt",
 ]
+
+EXCERPT_CHARS = 60
+"""At most this many characters of a user's value are quoted in a message."""
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for quoting user data in messages.
+
+    An error must name the offending value, but never dump a whole file, a
+    401-digit number or a secret that happened to sit next to it.
+
+    >>> excerpt("x" * 100, 12)
+    "'xxxxxxxx...(102 chars)"
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: max(limit - 4, 1)]}...({len(text)} chars)"
 
 
 class RolloutError(Exception):

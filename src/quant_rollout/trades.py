@@ -14,19 +14,31 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Union
 
-from .errors import InvalidTradeError
+from .errors import InvalidTradeError, excerpt
 
 __all__ = [
+    "MAX_AMOUNT",
+    "MIN_NONZERO_SIZE",
     "TimestampLike",
     "TradeOutcome",
     "as_trade",
     "format_instant",
+    "has_utc_offset",
     "parse_instant",
     "to_datetime",
 ]
 
 TimestampLike = Union[str, datetime, int, float]
 """What a timestamp may be given as: ISO-8601 text, a ``datetime`` or Unix seconds."""
+
+MAX_AMOUNT = 1e50
+"""The largest ``|pnl|`` or ``size`` accepted, in any unit of account.
+
+No account holds 1e50 of anything (1e50 wei is 1e32 ether), and sums and ratios
+of larger values would overflow a float, jamming every tick."""
+
+MIN_NONZERO_SIZE = 1e-50
+"""The smallest non-zero ``size`` accepted: a smaller one makes pnl per dollar overflow."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US_PER_S = 1_000_000
@@ -79,6 +91,12 @@ def _parse_iso(text: str) -> int:
     return _datetime_to_us(dt) - offset_us
 
 
+def has_utc_offset(text: str) -> bool:
+    """True when ISO-8601 ``text`` states its UTC offset (``Z``, ``+02:00``, ...)."""
+    m = _ISO.match(text)
+    return m is not None and m.group("tz") is not None
+
+
 def _datetime_to_us(dt: datetime) -> int:
     if dt.tzinfo is None or dt.tzinfo.utcoffset(dt) is None:
         dt = dt.replace(tzinfo=timezone.utc)
@@ -129,16 +147,19 @@ class TradeOutcome:
 
     Attributes:
         pnl: realized profit or loss, in account currency (dollars, USDC, BTC, ...).
-            A trade is a win when ``pnl > 0``; exactly 0 is not a win.
-        size: capital put at risk by the trade, same currency as ``pnl``, ``>= 0``.
+            A trade is a win when ``pnl > 0``; exactly 0 is not a win. At most
+            :data:`MAX_AMOUNT` (1e50) in magnitude.
+        size: capital put at risk by the trade, same currency as ``pnl``, ``>= 0``:
+            0, or between :data:`MIN_NONZERO_SIZE` (1e-50) and :data:`MAX_AMOUNT`.
         timestamp: when the trade was *opened*, so it is credited to the parameters it
             was opened under. ISO-8601 text with any offset or ``Z`` (naive = UTC), a
             ``datetime`` (naive = UTC) or Unix seconds. Kept as given.
         metadata: anything else (market, token id, ...); ignored by the rollout.
 
     Raises:
-        InvalidTradeError: ``pnl`` or ``size`` not a finite number, ``size < 0``, or a
-            timestamp that cannot be read. The message names the field and value.
+        InvalidTradeError: ``pnl`` or ``size`` not a finite number or out of the range
+            above, ``size < 0``, or a timestamp that cannot be read. The message names
+            the field and (a short excerpt of) the value.
     """
 
     pnl: float
@@ -152,11 +173,25 @@ class TradeOutcome:
         for name in ("pnl", "size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidTradeError(f"{name} must be a number, got {value!r}")
-            if not math.isfinite(value):
+                raise InvalidTradeError(f"{name} must be a number, got {excerpt(value)}")
+            try:
+                magnitude = abs(float(value))
+            except OverflowError:  # an int beyond a float's range
+                magnitude = math.inf
+            if math.isnan(magnitude) or (magnitude == math.inf and isinstance(value, float)):
                 raise InvalidTradeError(f"{name} must be finite, got {value!r}")
+            if magnitude > MAX_AMOUNT:
+                raise InvalidTradeError(
+                    f"{name} {excerpt(value, 24)} is too large: amounts up to {MAX_AMOUNT:g} "
+                    "in magnitude are accepted (is a unit or a decimal point off?)"
+                )
         if self.size < 0:
             raise InvalidTradeError(f"size must be >= 0, got {self.size!r}")
+        if 0 < self.size < MIN_NONZERO_SIZE:
+            raise InvalidTradeError(
+                f"size {self.size!r} is too small: a non-zero size must be at least "
+                f"{MIN_NONZERO_SIZE:g} (use 0 for a trade that risked nothing)"
+            )
         try:
             instant = parse_instant(self.timestamp)
         except (ValueError, OverflowError) as exc:
@@ -199,7 +234,7 @@ def as_trade(item: object, index: int) -> TradeOutcome:
         except (KeyError, AttributeError):
             raise InvalidTradeError(
                 f"trades[{index}] has no {key!r}: a trade needs pnl, size and timestamp "
-                f"(got {item!r})"
+                f"(got {excerpt(item)})"
             ) from None
     # An experiment's arm travels with the trade (metadata["arm"], as importers put it).
     arm = item.get("arm") if isinstance(item, Mapping) else getattr(item, "arm", None)
