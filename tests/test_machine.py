@@ -17,6 +17,7 @@ import pytest
 import quant_rollout.engine.transitions as transitions_module
 from quant_rollout import Gate, KillSwitch, TradeOutcome
 from quant_rollout.engine import (
+    BOOKKEEPING_EVENTS,
     OPERATOR_VERBS,
     TICK_EVENTS,
     TRANSITIONS,
@@ -129,6 +130,14 @@ def killed(*, paused: bool = False) -> RolloutState:
     )
 
 
+def ahead(state: RolloutState) -> RolloutState:
+    """``state`` as recorded by a clock that had jumped a day past NOW."""
+    later = stamp(NOW + DAY)
+    if state.advance_pending_to is not None:
+        state = dataclasses.replace(state, advance_pending_since=later)
+    return dataclasses.replace(state, updated_at=later)
+
+
 STATE_IN: Dict[Phase, RolloutState] = {
     Phase.RUNNING: running(0),
     Phase.VETO_PENDING: pending(0),
@@ -218,6 +227,19 @@ VERB_ROWS = [
             "resumed: automatic advance is back on"),
     VerbRow(Phase.KILLED, "reset", killed(paused=True), 0,
             "reset to stage 0; evidence starts afresh"),
+    VerbRow(Phase.RUNNING, "accept_clock", ahead(running(1)), 1,
+            f"clock accepted at {stamp(NOW)}: 1 recorded instant(s) after it pulled back to "
+            "it; evidence counts from there"),
+    VerbRow(Phase.VETO_PENDING, "accept_clock", ahead(pending(0)), 0,
+            f"clock accepted at {stamp(NOW)}: 2 recorded instant(s) after it pulled back to "
+            "it; evidence counts from there; pending advance to stage 1 cancelled (the gate "
+            "re-opens it if it still holds)"),
+    VerbRow(Phase.PAUSED, "accept_clock", ahead(paused(0)), 0,
+            f"clock accepted at {stamp(NOW)}: 1 recorded instant(s) after it pulled back to "
+            "it; evidence counts from there"),
+    VerbRow(Phase.KILLED, "accept_clock", ahead(killed()), 0,
+            f"clock accepted at {stamp(NOW)}: 1 recorded instant(s) after it pulled back to "
+            "it; evidence counts from there"),
 ]  # fmt: skip
 
 
@@ -379,6 +401,7 @@ def test_operator_rows_leave_the_state_the_verb_implies() -> None:
             updated_at=now,
             history_seq=3,
             history_hash="a" * 64,
+            bot_stage=state.current_stage,  # the bot's next tick is told of stage 0
         )
 
     paused_pending = operate(cfg, pending(1), "pause", NOW).state
@@ -498,16 +521,29 @@ def test_an_unknown_verb_is_a_value_error() -> None:
 # ----------------------------------------------------------------------------- the clock
 
 
-def test_a_tick_on_a_clock_gone_back_raises_clock_error() -> None:
+def test_a_tick_on_a_clock_gone_back_never_advances_and_names_the_way_out() -> None:
     state = running(0)
-    with pytest.raises(ClockError, match="went backwards"):
-        tick(config(), state, WINS, T0 - 1)
+    step = tick(config(), state, WINS, T0 - 1)
     assert state == running(0)
+    assert step.decision.action is RolloutAction.NOOP
+    assert step.transitions == ()
+    assert "went back, or had jumped ahead" in step.decision.reason
+    assert "accept-clock" in step.decision.reason
 
 
-def test_a_verb_on_a_clock_gone_back_raises_clock_error() -> None:
+def test_a_tick_on_a_clock_gone_back_still_trips_the_kill_switch() -> None:
+    step = tick(config(), ahead(pending(1)), LOSSES, NOW)
+    assert step.decision.action is RolloutAction.KILL_TRIPPED
+    assert step.state.kill_switch_tripped
+    assert step.state.advance_pending_to is None
+
+
+def test_a_verb_on_a_clock_gone_back_raises_clock_error_but_veto_and_pause() -> None:
     for verb in OPERATOR_VERBS:
-        with pytest.raises(ClockError):
+        if verb in ("veto", "pause", "accept_clock"):
+            assert operate(config(), pending(0), verb, OPENED - SECOND).applied
+            continue
+        with pytest.raises(ClockError, match="accept-clock"):
             operate(config(), pending(0), verb, OPENED - SECOND)
 
 
@@ -709,7 +745,7 @@ def test_the_words_are_their_text() -> None:
         assert json.dumps(word) == json.dumps(word.value)
     assert {v.event for v in Verb} == {Event(v.value) for v in Verb}
     moves = {event for moves in TRANSITIONS.values() for event in moves}
-    assert moves == set(Event) - {Event.START}, "every event but start is a move"
+    assert moves == set(Event) - set(BOOKKEEPING_EVENTS), "every other event is a move"
 
 
 def test_every_verb_has_one_handler() -> None:

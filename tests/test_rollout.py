@@ -158,6 +158,7 @@ def test_every_transition_writes_one_history_line_and_the_chain_verifies(bot: Bo
     expect("promote", bot.rollout.promote)
     expect("pause", bot.rollout.pause)
     expect("resume", bot.rollout.resume)
+    expect("announce", bot.tick)  # the promote, told to the bot on its next tick
     bot.trade(+1.0, 5)
     expect("veto_open", bot.tick)
     expect("veto", bot.rollout.veto_pending_advance)
@@ -171,8 +172,8 @@ def test_every_transition_writes_one_history_line_and_the_chain_verifies(bot: Bo
     expect("reset", bot.rollout.reset)
     events = [x["event"] for x in bot.lines()]
     assert events[0] == "start"
-    assert len(events) == 13
-    assert [x["seq"] for x in bot.lines()] == list(range(1, 14))
+    assert len(events) == 14
+    assert [x["seq"] for x in bot.lines()] == list(range(1, 15))
 
 
 def test_the_history_records_the_decision_metrics_and_state(bot: Bot) -> None:
@@ -438,15 +439,17 @@ def test_a_bad_trade_on_the_incremental_path_changes_nothing(bot: Bot) -> None:
     assert bot.tick().action is RolloutAction.VETO_OPEN
 
 
-def test_a_clock_gone_back_raises_and_changes_nothing(bot: Bot) -> None:
+def test_a_clock_gone_back_changes_nothing_and_names_the_way_out(bot: Bot) -> None:
     bot.clock.advance(days=1)
     bot.tick()
     before = bot.snapshot()
     bot.clock.set(START)
-    with pytest.raises(ClockError):
-        bot.tick()
-    with pytest.raises(ClockError):
-        bot.rollout.pause()
+    d = bot.tick()
+    assert d.action is RolloutAction.NOOP
+    assert not d.changed
+    assert "accept-clock" in d.reason
+    with pytest.raises(ClockError, match="accept-clock"):
+        bot.rollout.promote()
     assert bot.snapshot() == before
 
 
@@ -588,7 +591,8 @@ def _memory_maker(store: MemoryStore) -> Callable[[ManualClock], Rollout]:
 def test_the_script_visits_every_action(tmp_path: Path) -> None:
     decisions = run_script(_file_maker(tmp_path / "rollout_state.json"))
     actions = {d.action for d in decisions if isinstance(d, RolloutDecision)}
-    assert actions == set(RolloutAction) - {RolloutAction.ADVANCE}
+    # ADVANCE: the ticks after the script's promote and reset announce them
+    assert actions == set(RolloutAction)
 
 
 def test_a_memory_store_decides_and_records_exactly_as_a_file(tmp_path: Path) -> None:

@@ -62,6 +62,8 @@ class RolloutMachine(RuleBasedStateMachine):
         self.rollout = self.build()
         self.latched = False
         self.paused = False
+        # What a bot following the README's loop runs: it switches when told to.
+        self.bot_params = STAGES[0].params
 
     def build(self) -> Rollout:
         return Rollout(
@@ -116,6 +118,16 @@ class RolloutMachine(RuleBasedStateMachine):
 
         # changed iff the history grew by a decision (the rollout's first "start" aside)
         assert decision.changed == bool(recorded)
+        if decision.apply:
+            self.bot_params = decision.params
+        # Every stage change, by a gate or by an operator, reaches the bot's loop.
+        assert self.bot_params == STAGES[after.current_stage].params
+        if recorded == ["announce"]:
+            # An operator's move told to the bot: nothing else happens on that tick.
+            assert decision.action in (RolloutAction.ADVANCE, RolloutAction.KILL_TRIPPED)
+            assert decision.from_stage == before_state.delivered_stage
+            assert decision.to_stage == after.current_stage == before_state.current_stage
+            return
         if decision.changed:
             assert recorded == [EVENT_OF[decision.action]]
         else:

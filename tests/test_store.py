@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
+import stat
+import sys
 import threading
 import warnings
 from pathlib import Path
@@ -15,7 +19,12 @@ import quant_rollout.storage.store as store_module
 from helpers import T0_NOON_US as T0_US
 from quant_rollout.engine.model import Transition
 from quant_rollout.engine.state import RolloutState
-from quant_rollout.errors import CorruptStateError, HistoryError, LockTimeoutError
+from quant_rollout.errors import (
+    CorruptStateError,
+    HistoryError,
+    LockTimeoutError,
+    OperatorRefusedError,
+)
 from quant_rollout.storage.history import GENESIS_HASH, parse_line, read_history
 from quant_rollout.storage.store import (
     FileLock,
@@ -449,3 +458,165 @@ def test_verify_catches_an_edit_of_the_last_line_by_the_state_files_hash(
     assert not result.ok
     assert result.bad_line == 2
     assert "edited" in (result.problem or "")
+
+
+# ----------------------------------------------------------------------------- verify = load
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        ("last line deleted", r"line seq 1\).*\(seq 2\)"),
+        ("history emptied", "the log was truncated"),
+        ("state ahead", r"line seq 2\).*\(seq 7\)"),
+        ("state corrupt", "restore"),
+    ],
+)
+def test_verify_refuses_what_a_tick_refuses(store: JsonFileStore, damage: str, says: str) -> None:
+    _commit(store, "start", "pause")
+    lines = _lines(store.history_path)
+    if damage == "last line deleted":
+        store.history_path.write_text(lines[0] + "\n")
+    elif damage == "history emptied":
+        store.history_path.write_bytes(b"")
+    elif damage == "state ahead":
+        data = json.loads(store.path.read_text())
+        store.path.write_text(json.dumps({**data, "history_seq": 7}))
+    else:
+        store.path.write_text('{"current_stage": ')
+    with pytest.raises((HistoryError, CorruptStateError)) as refused, store.transaction():
+        pass  # pragma: no cover - never reached
+    result = store.verify()
+    assert not result.ok
+    assert re.search(says, result.problem or ""), result.problem
+    assert result.problem == str(refused.value)
+    assert result.bad_line is None
+
+
+def test_verify_and_read_need_no_write_access_and_create_nothing(
+    store: JsonFileStore,
+) -> None:
+    _commit(store, "start")
+    store.lock_path.unlink()
+    before = _files(store.path.parent)
+    assert store.verify().ok
+    state, tail = store.read()
+    assert tail is not None and state.history_seq == 1
+    assert _files(store.path.parent) == before  # no lock file was made
+
+
+def test_read_repairs_nothing(store: JsonFileStore) -> None:
+    _commit(store, "start")
+    older = store.path.read_bytes()
+    _commit(store, "pause", minute=1)
+    store.path.write_bytes(older)
+    with open(store.history_path, "ab") as f:
+        f.write(b'{"seq": 3, "torn')
+    history = store.history_path.read_bytes()
+    state, _tail = store.read()
+    assert state.paused
+    assert (store.path.read_bytes(), store.history_path.read_bytes()) == (older, history)
+
+
+# ----------------------------------------------------------------------------- restore
+
+
+def _now() -> int:
+    return T0_US + 3_600_000_000
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "not json", "newer field", "missing", "behind"])
+def test_restore_rebuilds_the_state_from_the_history_and_records_it(
+    store: JsonFileStore, damage: str
+) -> None:
+    _commit(store, "start")
+    older = store.path.read_bytes()
+    final = _commit(store, "advance", "pause", minute=1)
+    if damage == "corrupt":
+        store.path.write_text('{"current_stage": ')
+    elif damage == "not json":
+        store.path.write_bytes(b"\x00\xff")
+    elif damage == "newer field":
+        store.path.write_text(json.dumps({"schema_version": 3, "bogus": 1}))
+    elif damage == "missing":
+        store.path.unlink()
+    else:
+        store.path.write_bytes(older)
+    restored, transition = store.restore(_now, note="disk scare", actor="ana")
+    assert transition.event == "restore"
+    assert (transition.note, transition.actor) == ("disk scare", "ana")
+    assert "state rebuilt from history line 3 (pause at" in transition.reason
+    assert (restored.current_stage, restored.paused) == (final.current_stage, True)
+    assert restored.history_seq == 4
+    assert read_state_file(store.path) == restored
+    assert store.verify().ok, store.verify().problem
+    with store.transaction() as tx:  # ticks and verbs work again
+        assert tx.state == restored
+    assert [r.event for r in store.history()][-1] == "restore"
+
+
+def test_restore_of_a_healthy_state_is_refused_and_writes_nothing(store: JsonFileStore) -> None:
+    _commit(store, "start")
+    before = (store.path.read_bytes(), store.history_path.read_bytes())
+    with pytest.raises(OperatorRefusedError, match="nothing to restore"):
+        store.restore(_now)
+    assert (store.path.read_bytes(), store.history_path.read_bytes()) == before
+
+
+def test_restore_refuses_a_history_that_lost_events_the_state_still_holds(
+    store: JsonFileStore,
+) -> None:
+    _commit(store, "start", "pause")
+    store.history_path.write_text(_lines(store.history_path)[0] + "\n")
+    with pytest.raises(OperatorRefusedError, match="move it aside"):
+        store.restore(_now)
+
+
+def test_restore_from_an_empty_history_says_how_to_start_afresh(store: JsonFileStore) -> None:
+    store.path.write_text("{")
+    with pytest.raises(HistoryError, match="holds no events.*Delete"):
+        store.restore(_now)
+
+
+def test_every_corrupt_state_message_points_at_restore(store: JsonFileStore) -> None:
+    _commit(store, "start")
+    for text in ('{"current_stage": ', '{"schema_version": 3, "paused": 1}', "[]"):
+        store.path.write_text(text)
+        with pytest.raises(CorruptStateError, match="quant-rollout restore"):
+            store.read()
+
+
+# ----------------------------------------------------------------------------- shared setups
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_a_replaced_state_file_keeps_its_mode_and_a_new_one_follows_the_umask(
+    store: JsonFileStore,
+) -> None:
+    old = os.umask(0o002)
+    try:
+        _commit(store, "start")
+        assert stat.S_IMODE(store.path.stat().st_mode) == 0o664
+        os.chmod(store.path, 0o640)
+        _commit(store, "pause", minute=1)
+        assert stat.S_IMODE(store.path.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges there")
+def test_a_symlinked_state_path_is_written_through(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = shared / "rollout_state.json"
+    link = tmp_path / "bot" / "state.json"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    via_link = JsonFileStore(link)
+    _commit(via_link, "start")
+    _commit(via_link, "pause", minute=1)
+    assert link.is_symlink() and target.is_file()
+    direct = JsonFileStore(target)  # the CLI, given the real path, sees one rollout
+    state, tail = direct.read()
+    assert state.paused and tail is not None and tail.seq == 2
+    assert (shared / "rollout_state.history.jsonl").is_file()

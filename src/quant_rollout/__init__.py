@@ -26,6 +26,7 @@ from .errors import (
     RolloutError,
     RouteKeyError,
     StateError,
+    StateWriteError,
     TradeFileError,
     UnknownSchemaError,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "Router",
     "Stage",
     "StateError",
+    "StateWriteError",
     "TradeFileError",
     "TradeOutcome",
     "UnknownSchemaError",

@@ -8,16 +8,53 @@ may use it: the stores in :mod:`quant_rollout.storage`, and quant-rollout 0.1's
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import secrets
+import stat
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import IO, Optional
 
-from .errors import CorruptStateError, LockTimeoutError
+from .errors import CorruptStateError, LockTimeoutError, StateWriteError
 
-__all__ = ["FileLock", "fsync_dir", "read_state_bytes", "write_atomic"]
+__all__ = [
+    "FileLock",
+    "fsync_dir",
+    "read_state_bytes",
+    "resolve_link",
+    "write_atomic",
+    "write_failure",
+]
+
+
+def write_failure(path: Path, exc: OSError, consequence: str) -> StateWriteError:
+    """A :class:`StateWriteError` for ``exc`` while writing ``path``: what went wrong,
+    what to fix, and ``consequence`` (what was or was not recorded)."""
+    folder = path.parent
+    code = exc.errno
+    if code in (errno.EACCES, errno.EPERM):
+        fix = (
+            f"permission denied: make {folder} and the files in it writable by this user "
+            "(or run as the user that owns them)"
+        )
+    elif code == errno.ENOSPC or code == getattr(errno, "EDQUOT", -1):
+        fix = f"no space left on the device holding {folder}: free some space"
+    elif code == errno.EROFS:
+        fix = f"the file system holding {folder} is read-only: remount it read-write"
+    else:
+        fix = f"{exc.strerror or exc}"
+    return StateWriteError(
+        f"{path}: cannot write ({fix}). {consequence}",
+        path=str(path),
+        recorded="history" in consequence and "holds" in consequence,
+    )
+
+
+def resolve_link(path: Path) -> Path:
+    """``path``, or the file a symlink at ``path`` points to (so it is written through)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def fsync_dir(folder: Path) -> None:
@@ -36,13 +73,28 @@ def write_atomic(path: Path, text: str) -> None:
 
     Writes a temporary file in the same folder, flushes and fsyncs it, renames it over
     ``path`` with ``os.replace`` and fsyncs the folder so the rename is durable.
+
+    A shared setup keeps working: the new file keeps the old one's mode, owner and
+    group where this user may set them (a new file gets the umask's mode, like any
+    other), and a symlink at ``path`` stays a symlink: the file it points to is the
+    one replaced. Raises ``OSError`` (the stores turn it into StateWriteError).
     """
+    path = resolve_link(path)
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        old: Optional[os.stat_result] = os.stat(path)
+    except FileNotFoundError:
+        old = None
+    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    # 0o666 minus the umask for a new file; the old file's own mode otherwise.
+    fd = os.open(tmp, flags, 0o666 if old is None else 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if old is not None:
+                _keep_owner_and_mode(f.fileno(), old)
+            f.write(text.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -51,6 +103,20 @@ def write_atomic(path: Path, text: str) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(folder)
+
+
+def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
+    """Give the file open as ``fd`` the owner, group and mode of ``old``, as far as this
+    user may (root may set any owner; others keep their own, and a group they are in)."""
+    if sys.platform == "win32":  # pragma: no cover - no owners or modes to keep there
+        return
+    for uid, gid in ((old.st_uid, old.st_gid), (-1, old.st_gid)):
+        try:
+            os.fchown(fd, uid, gid)
+            break
+        except OSError:
+            continue
+    os.fchmod(fd, stat.S_IMODE(old.st_mode))
 
 
 def read_state_bytes(path: Path) -> Optional[bytes]:
@@ -68,24 +134,46 @@ def read_state_bytes(path: Path) -> Optional[bytes]:
 
 
 class FileLock:
-    """An exclusive advisory lock on a sidecar file, shared by every process.
+    """An advisory lock on a sidecar file, shared by every process.
 
-    Uses ``fcntl.flock`` (``msvcrt.locking`` on Windows). Waits up to ``timeout``
-    seconds, then raises :class:`LockTimeoutError`. Not reentrant.
+    Exclusive by default: every read-modify-write holds it. ``shared=True`` is for
+    readers: it takes a shared lock when the lock file exists and can be opened for
+    reading, and otherwise reads without one (so ``status`` works for a user who may
+    not write the folder; the stores' reads are safe unlocked, as files are replaced
+    atomically). Uses ``fcntl.flock`` (``msvcrt.locking`` on Windows). Waits up to
+    ``timeout`` seconds, then raises :class:`LockTimeoutError`. Not reentrant.
+
+    Raises:
+        StateWriteError: an exclusive lock whose file cannot be created or opened
+            (naming it and what to fix).
     """
 
-    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+    def __init__(self, path: Path, timeout: float = 30.0, *, shared: bool = False) -> None:
         self.path = path
         self.timeout = timeout
+        self.shared = shared
         self._file: Optional[IO[bytes]] = None
 
+    def _open(self) -> Optional[IO[bytes]]:
+        if self.shared:
+            try:
+                return open(self.path, "rb")
+            except OSError:
+                return None  # no lock file, or not ours to read: read unlocked
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return open(self.path, "a+b")
+        except OSError as exc:
+            raise write_failure(self.path, exc, "Nothing was changed.") from None
+
     def __enter__(self) -> FileLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, "a+b")
+        f = self._open()
+        if f is None:
+            return self
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                _lock(f)
+                _lock(f, self.shared)
                 break
             except OSError:
                 if time.monotonic() >= deadline:
@@ -110,9 +198,9 @@ class FileLock:
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
-    def _lock(f: IO[bytes]) -> None:
+    def _lock(f: IO[bytes], shared: bool) -> None:
         f.seek(0)
-        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)  # no shared locks there
 
     def _unlock(f: IO[bytes]) -> None:
         f.seek(0)
@@ -121,8 +209,9 @@ if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
 else:
     import fcntl
 
-    def _lock(f: IO[bytes]) -> None:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    def _lock(f: IO[bytes], shared: bool) -> None:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        fcntl.flock(f.fileno(), mode | fcntl.LOCK_NB)
 
     def _unlock(f: IO[bytes]) -> None:
         fcntl.flock(f.fileno(), fcntl.LOCK_UN)

@@ -22,6 +22,7 @@ __all__ = [
     "RolloutError",
     "RouteKeyError",
     "StateError",
+    "StateWriteError",
     "TradeFileError",
     "UnknownSchemaError",
     "excerpt",
@@ -120,6 +121,28 @@ class TradeFileError(RolloutError, ValueError):
 
 class StateError(RolloutError):
     """The persisted rollout state cannot be used. The file is left untouched."""
+
+
+class StateWriteError(StateError, OSError):
+    """The state, its history or its lock cannot be written (permission denied, disk
+    full, a read-only file system).
+
+    The message names the file and what to fix, and says whether the history already
+    holds the event: if it does, the next tick that can write rolls the state forward
+    and tells the bot. Also an :class:`OSError`, which such failures were before 0.3.
+
+    Attributes:
+        path: the file that could not be written.
+        recorded: True when the history already holds the event.
+    """
+
+    def __init__(self, message: str, *, path: str = "", recorded: bool = False) -> None:
+        super().__init__(message)
+        self.path = path
+        self.recorded = recorded
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class CorruptStateError(StateError, ValueError):

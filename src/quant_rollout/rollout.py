@@ -42,7 +42,8 @@ from .engine import (
     operate,
     phase_of,
 )
-from .errors import ConfigError
+from .engine.transitions import OPERATOR_VERBS, Event
+from .errors import ConfigError, OperatorRefusedError
 from .evidence import EvidenceFeed, StageEvidence
 from .gates import CriterionProgress, GateResult
 from .kill import KillCriterionStatus, KillSwitch
@@ -282,9 +283,15 @@ class Rollout:
             state = txn.state
             self.config.check_state(state, self.store.source)
             evidence = self._evidence(seq, state)
-            step = decide(self.config, state, evidence, now)
+            last = getattr(txn, "last_event", None)
+            step = decide(self.config, state, evidence, now, cause=_cause(last, state))
             txn.commit(step.transitions)
-        return step.decision
+        decision = step.decision
+        if getattr(txn, "recovered", False) and not decision.changed:
+            # The tick or verb that recorded the last event never returned: this
+            # answer may be news to the bot (a window opened, an advance dropped).
+            decision = replace(decision, changed=True)
+        return decision
 
     def _evidence(self, trades: Sequence[object], state: RolloutState) -> StageEvidence:
         since = None if state.evidence_since is None else parse_instant(state.evidence_since)
@@ -302,10 +309,10 @@ class Rollout:
     ) -> OperatorResult:
         """Carry out an operator verb under the lock and record it; see the named verbs.
 
-        ``verb`` is ``veto``, ``clear_kill``, ``promote``, ``pause``, ``resume`` or
-        ``reset``. Returns ``applied=False`` with the reason when there is nothing to
-        act on (a veto with no pending advance); raises OperatorRefusedError when
-        the verb would be wrong now.
+        ``verb`` is ``veto``, ``clear_kill``, ``promote``, ``pause``, ``resume``,
+        ``reset`` or ``accept_clock``. Returns ``applied=False`` with the reason when
+        there is nothing to act on (a veto with no pending advance); raises
+        OperatorRefusedError when the verb would be wrong now.
         """
         with self.store.transaction() as txn:
             now = read_clock(self.clock)  # under the lock, as in tick()
@@ -353,6 +360,34 @@ class Rollout:
         stage, or for a stage that is not ahead of the current one.
         """
         return self.operate(Verb.PROMOTE, note=note, actor=actor, to_stage=to_stage).state
+
+    def accept_clock(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
+        """Accept the clock as it is after it had jumped ahead: every instant the state
+        recorded after now is pulled back to now, and a pending advance is cancelled
+        (the gate re-opens it if it still holds). Until then ticks trip the kill switch
+        but never advance, and verbs other than veto and pause raise ClockError.
+        With nothing ahead of the clock, changes nothing."""
+        return self.operate(Verb.ACCEPT_CLOCK, note=note, actor=actor).state
+
+    def restore(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
+        """Rebuild a corrupt, unreadable, missing or stale state file from the verified
+        history's last line (each line holds the state after its event), recorded in
+        the history as ``restore``. If the last event moved the stage on a tick, the
+        bot's next tick announces it again (that tick may never have returned it).
+
+        Raises:
+            OperatorRefusedError: nothing to restore (the state file loads and follows
+                the history), the state is ahead of the history, or this store
+                cannot be restored (a memory store).
+            HistoryError: the history is empty or its chain is broken.
+        """
+        restore = getattr(self.store, "restore", None)
+        if restore is None:
+            raise OperatorRefusedError(f"{self.store.source}: this store has nothing to restore")
+        state, _transition = restore(lambda: read_clock(self.clock), note=note, actor=actor)
+        self.config.check_state(state, self.store.source)
+        assert isinstance(state, RolloutState)
+        return state
 
     def pause(self, note: str = "", *, actor: Optional[str] = None) -> RolloutState:
         """Stop automatic advances (a pending advance is cancelled); the kill switch
@@ -443,3 +478,20 @@ class Rollout:
         state, _ = self.store.read()
         self.config.check_state(state, self.store.source)
         return self.config.stage(state.current_stage).params
+
+
+_OPERATOR_EVENTS = frozenset(v.event for v in OPERATOR_VERBS)
+
+
+def _cause(last: Optional[HistoryRecord], state: RolloutState) -> Optional[str]:
+    """What moved the stage to ``state``'s, when the history's last event did."""
+    if last is None or last.to_stage != state.current_stage:
+        return None
+    who = f" by {last.actor}" if last.actor else ""
+    if last.event in _OPERATOR_EVENTS and last.from_stage != last.to_stage:
+        return f"operator {last.event}{who} at {last.at}"
+    if last.event is Event.RESTORE:
+        return f"state restored{who} at {last.at}"
+    if last.event in (Event.ADVANCE, Event.VETO_EXPIRED) and last.from_stage != last.to_stage:
+        return f"{last.event} at {last.at}, recorded by a tick that could not return it"
+    return None

@@ -30,10 +30,20 @@ from .model import (
 from .state import SCHEMA_VERSION, RolloutState, state_from_dict
 from .tick import decide
 from .timing import next_time_change, veto_deadline_us
-from .transitions import OPERATOR_VERBS, TICK_EVENTS, TRANSITIONS, Event, Phase, Verb, phase_of
+from .transitions import (
+    BOOKKEEPING_EVENTS,
+    OPERATOR_VERBS,
+    TICK_EVENTS,
+    TRANSITIONS,
+    Event,
+    Phase,
+    Verb,
+    phase_of,
+)
 from .verbs import operate
 
 __all__ = [
+    "BOOKKEEPING_EVENTS",
     "OPERATOR_VERBS",
     "SCHEMA_VERSION",
     "TICK_EVENTS",

@@ -257,9 +257,11 @@ class RolloutDecision:
         reason: a sentence for people and logs.
         metrics: the current stage's evidence when the decision was made.
         veto_deadline_unix: when an open veto window closes (Unix seconds), else None.
-        changed: True only on the tick whose decision changed the rollout, so an alert
-            fires once rather than on every tick of a 30-minute window.
+        changed: True only on the tick whose decision changed the rollout, or told the
+            bot of a change it had not been told of, so an alert fires once rather
+            than on every tick of a 30-minute window.
         params: the params of the stage the bot should run after applying the decision.
+            :attr:`apply` says when to switch to them.
     """
 
     action: RolloutAction
@@ -270,6 +272,23 @@ class RolloutDecision:
     veto_deadline_unix: Optional[float] = None
     changed: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def apply(self) -> bool:
+        """True when the bot should switch to ``params`` now.
+
+        That is an ``ADVANCE``, a ``VETO_EXPIRED`` or a ``KILL_TRIPPED``: a gate's
+        advance, the first tick after an operator moved the stage (announced as an
+        ``ADVANCE``, or a ``KILL_TRIPPED`` for a kill not yet delivered), or a kill.
+        A loop written for 0.1, which applies ``params`` on those three actions,
+        gets the same answer.
+        """
+        return self.action in _APPLY_ACTIONS
+
+
+_APPLY_ACTIONS = frozenset(
+    {RolloutAction.ADVANCE, RolloutAction.VETO_EXPIRED, RolloutAction.KILL_TRIPPED}
+)
 
 
 @dataclass(frozen=True)

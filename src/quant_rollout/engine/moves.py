@@ -1,5 +1,6 @@
 """The edits of the state that ticks and verbs share: the clock check, the start of a
-rollout, entering a stage, tripping the kill switch, and landing a move.
+rollout, entering a stage, tripping the kill switch, landing a move, and pulling the
+state's instants back to a clock that had jumped ahead.
 
 A move's own edit changes the data (which stage, when its evidence starts, why it
 was killed); :func:`land` then sets the flags of the phase that
@@ -9,7 +10,7 @@ was killed); :func:`land` then sets the flags of the phase that
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import ClockError
 from ..gates import GateProof
@@ -18,17 +19,110 @@ from .model import Transition
 from .state import RolloutState
 from .transitions import Event, Phase, settle
 
-__all__ = ["check_clock", "entered", "killed", "land", "started"]
+__all__ = [
+    "ACCEPT_CLOCK_HINT",
+    "check_clock",
+    "clock_ahead",
+    "clock_message",
+    "clock_pulled_back",
+    "entered",
+    "killed",
+    "land",
+    "pinned",
+    "started",
+]
+
+ACCEPT_CLOCK_HINT = (
+    "if the clock is right now (it had jumped ahead), run `quant-rollout accept-clock` "
+    "(Rollout.accept_clock()) to pull those instants back to now"
+)
+"""The way out of a suspect clock, as every message about one says it."""
+
+_INSTANT_FIELDS = (
+    "updated_at",
+    "started_at",
+    "stage_entered_at",
+    "evidence_since",
+    "advance_pending_since",
+    "kill_timestamp",
+)
+
+
+def _instants(state: RolloutState) -> List[Tuple[str, str]]:
+    """(field, ISO instant) for every instant the state records."""
+    found = [(name, getattr(state, name)) for name in _INSTANT_FIELDS]
+    found += [(f"ship_timestamps[{k!r}]", v) for k, v in state.ship_timestamps.items()]
+    return [(name, value) for name, value in found if value is not None]
+
+
+def clock_ahead(state: RolloutState, now_us: int) -> Optional[Tuple[str, str]]:
+    """(field, instant) of the latest instant the state records after ``now_us``, or
+    None when the clock is at or after every one of them.
+
+    Such an instant means the clock went back, or was ahead when it was recorded (a
+    forward glitch, since corrected). Either way "now" is suspect: a tick still runs
+    the kill check, but never advances; see :func:`~.tick.decide`.
+    """
+    latest: Optional[Tuple[int, str, str]] = None
+    for name, value in _instants(state):
+        at = parse_instant(value)
+        if at > now_us and (latest is None or at > latest[0]):
+            latest = (at, name, value)
+    return None if latest is None else (latest[1], latest[2])
 
 
 def check_clock(state: RolloutState, now_us: int) -> None:
-    """Refuse a clock that went back past the last recorded transition."""
-    last = state.updated_at
-    if last is not None and now_us < parse_instant(last):
-        raise ClockError(
-            f"the clock says {format_instant(now_us)}, before the last recorded transition "
-            f"at {last}; refusing to decide on a clock that went backwards"
-        )
+    """Refuse a clock behind an instant the state recorded (:func:`clock_ahead`).
+
+    Raises:
+        ClockError: naming the instant and pointing at ``accept-clock``.
+    """
+    ahead = clock_ahead(state, now_us)
+    if ahead is not None:
+        raise ClockError(clock_message(ahead, now_us, "refusing to act on it"))
+
+
+def clock_message(ahead: Tuple[str, str], now_us: int, what: str) -> str:
+    """The sentence every suspect-clock refusal or NOOP uses."""
+    name, value = ahead
+    return (
+        f"the clock says {format_instant(now_us)}, before {name} = {value} recorded in "
+        f"the state (the clock went back, or had jumped ahead); {what}. "
+        f"{ACCEPT_CLOCK_HINT}"
+    )
+
+
+def clock_pulled_back(state: RolloutState, now_us: int) -> Tuple[RolloutState, int]:
+    """``state`` with every instant after ``now_us`` set to ``now_us`` (and how many
+    were). The evidence window never starts after now, so trades count again from now.
+    """
+    at = format_instant(now_us)
+    moved = 0
+    changes: Dict[str, Any] = {}
+    for name in _INSTANT_FIELDS:
+        value = getattr(state, name)
+        if value is not None and parse_instant(value) > now_us:
+            changes[name] = at
+            moved += 1
+    ships = dict(state.ship_timestamps)
+    for key, value in ships.items():
+        if parse_instant(value) > now_us:
+            ships[key] = at
+            moved += 1
+    last_tick = state.last_tick_unix
+    if last_tick is not None and last_tick > now_us / 1e6:
+        last_tick = now_us / 1e6
+    edited = dataclasses.replace(state, ship_timestamps=ships, last_tick_unix=last_tick, **changes)
+    return edited, moved
+
+
+def pinned(state: RolloutState) -> RolloutState:
+    """``state`` with ``bot_stage`` None (an older file, a state built by hand) made
+    explicit: the bot runs the current stage. Ticks and verbs pin it before they
+    move, so a verb that moves the stage leaves the bot's stage behind it."""
+    if state.bot_stage is not None:
+        return state
+    return dataclasses.replace(state, bot_stage=state.current_stage)
 
 
 def started(state: RolloutState, now_us: int, transitions: List[Transition]) -> RolloutState:

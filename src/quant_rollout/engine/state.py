@@ -4,11 +4,14 @@ Schema history:
 
 * no ``schema_version`` — written by quant-rollout 0.1. Read and upgraded: the
   current stage's ship time becomes the start of its evidence and of the stage.
-* ``schema_version: 2`` — this release. Adds the evidence start, the stage entry time,
-  the rollout's start, pause, the link to the history log, and what the current
+* ``schema_version: 2`` — quant-rollout 0.2. Adds the evidence start, the stage entry
+  time, the rollout's start, pause, the link to the history log, and what the current
   stage's gate evidence showed (``gate_*``, ``proven_*``: the kill criteria's default
   expected levels). A version-2 file without some of these fields takes their
   defaults.
+* ``schema_version: 3`` — this release. Adds ``bot_stage``: the stage whose params
+  the last returned tick decision told the bot to run. Older files load with
+  ``bot_stage`` None, which means ``current_stage`` (nothing left to announce).
 
 Parsing is strict: a wrong type, an unknown key or an unknown version raises
 :class:`CorruptStateError`/:class:`UnknownSchemaError` naming the field and value;
@@ -24,12 +27,12 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Union
 
 from .._files import read_state_bytes, write_atomic
-from ..errors import CorruptStateError, UnknownSchemaError
+from ..errors import CorruptStateError, UnknownSchemaError, excerpt
 from ..trades import parse_instant
 
 __all__ = ["SCHEMA_VERSION", "RolloutState", "state_from_dict", "state_from_json"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The ``schema_version`` this release writes."""
 
 _V01_KEYS = frozenset(
@@ -84,6 +87,10 @@ class RolloutState:
             that evidence (see :class:`~quant_rollout.gates.GateProof`).
         proven_ev_per_dollar: the same for EV per dollar (confidence gates with an EV
             criterion only), else None.
+        bot_stage: the stage whose params a tick decision last told the bot to run;
+            None means "the current stage" (a state built by hand or an older file).
+            Operator verbs never change it: when it differs from ``current_stage``
+            the next tick announces the move (see :func:`~.tick.decide`).
     """
 
     current_stage: int = 0
@@ -109,6 +116,12 @@ class RolloutState:
     gate_ev_per_dollar: Optional[float] = None
     proven_win_rate: Optional[float] = None
     proven_ev_per_dollar: Optional[float] = None
+    bot_stage: Optional[int] = None
+
+    @property
+    def delivered_stage(self) -> int:
+        """The stage the bot was last told to run (``bot_stage``, else the current one)."""
+        return self.current_stage if self.bot_stage is None else self.bot_stage
 
     def to_dict(self) -> Dict[str, Any]:
         """The state as the JSON object written to disk."""
@@ -150,10 +163,17 @@ class RolloutState:
         write_atomic(Path(path), self.to_json())
 
 
+RESTORE_ADVICE = (
+    "The file was left untouched. `quant-rollout restore` (Rollout.restore()) rebuilds "
+    "it from the history's last line; or fix it by hand, or delete it to start the "
+    "rollout afresh."
+)
+"""What every corrupt-state message ends with: the way out."""
+
+
 def _fail(source: str, key: str, value: object, expected: str) -> CorruptStateError:
     return CorruptStateError(
-        f"{source}: field {key!r} must be {expected}, got {value!r}. The file was left "
-        "untouched; fix or restore it (or delete it to start the rollout afresh)."
+        f"{source}: field {key!r} must be {expected}, got {excerpt(value)}. {RESTORE_ADVICE}"
     )
 
 
@@ -179,9 +199,7 @@ def state_from_json(raw: bytes, *, source: str = "state") -> RolloutState:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise CorruptStateError(
-            f"{source}: the state file is not valid JSON ({exc}); it was left untouched. "
-            "Restore it from a backup, or rebuild it from the history with "
-            "`quant-rollout history --verify`, or delete it to start afresh."
+            f"{source}: the state file is not valid JSON ({exc}). {RESTORE_ADVICE}"
         ) from None
     return state_from_dict(data, source=source)
 
@@ -189,14 +207,16 @@ def state_from_json(raw: bytes, *, source: str = "state") -> RolloutState:
 def state_from_dict(data: Mapping[str, Any], *, source: str = "state") -> RolloutState:
     """Parse and check a state object; see :meth:`RolloutState.from_dict`."""
     if not isinstance(data, Mapping):
-        raise CorruptStateError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        raise CorruptStateError(
+            f"{source}: expected a JSON object, got {type(data).__name__}. {RESTORE_ADVICE}"
+        )
     version = data.get("schema_version")
     if version is None:
         unknown = sorted(set(data) - _V01_KEYS)
         if unknown:
             raise CorruptStateError(
-                f"{source}: no schema_version and unknown field(s) {unknown!r}: this is "
-                "neither a quant-rollout 0.1 state file nor a newer one"
+                f"{source}: no schema_version and unknown field(s) {excerpt(unknown)}: this "
+                f"is neither a quant-rollout 0.1 state file nor a newer one. {RESTORE_ADVICE}"
             )
         return _upgrade_v01(data, source)
     if isinstance(version, bool) or not isinstance(version, int):
@@ -209,8 +229,15 @@ def state_from_dict(data: Mapping[str, Any], *, source: str = "state") -> Rollou
     known = {f.name for f in fields(RolloutState)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise CorruptStateError(f"{source}: unknown field(s) {unknown!r}")
-    return _checked(dict(data), source)
+        raise CorruptStateError(f"{source}: unknown field(s) {excerpt(unknown)}. {RESTORE_ADVICE}")
+    state = _checked({**data, "schema_version": SCHEMA_VERSION}, source)  # upgraded
+    if version < 3 and "bot_stage" in data:
+        raise CorruptStateError(
+            f"{source}: unknown field(s) ['bot_stage'] in a version-{version} file"
+        )
+    # A file written before bot_stage existed keeps None: "the current stage" (the
+    # stage it holds was returned to the bot by the tick or verb that wrote it).
+    return state
 
 
 def _upgrade_v01(data: Mapping[str, Any], source: str) -> RolloutState:
@@ -291,6 +318,9 @@ def _checked(data: Dict[str, Any], source: str) -> RolloutState:
             or not math.isfinite(value)
         ):
             raise _fail(source, key, value, "a finite number or null")
+    bot = get("bot_stage")
+    if bot is not None and (isinstance(bot, bool) or not isinstance(bot, int) or bot < 0):
+        raise _fail(source, "bot_stage", bot, "a stage number or null")
     seq = get("history_seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise _fail(source, "history_seq", seq, "a whole number >= 0")

@@ -1,10 +1,26 @@
 """One tick, as a pure function: :func:`decide`.
 
-The tick asks, in order (DESIGN.md draws it): has the kill switch tripped; is a
-veto window open, or has it expired; is the rollout paused; has the next stage's
-gate passed. The first question with an answer gives an :class:`_Outcome`: an
-action, a reason and, when the rollout changes, the event and the move's edit of
+The tick asks, in order (DESIGN.md draws it): has the kill switch tripped; has the
+bot been told the stage it should run; is the clock behind what the state recorded;
+is a veto window open, or has it expired; is the rollout paused; has the next
+stage's gate passed. The first question with an answer gives an :class:`_Outcome`:
+an action, a reason and, when the rollout changes, the event and the move's edit of
 the state. The phase the move lands in is :data:`~.transitions.TRANSITIONS`'s.
+
+**Delivery.** ``state.bot_stage`` is the stage whose params a returned decision last
+told the bot to run. Operator verbs never change it, and a decision recorded in the
+history whose tick then failed to return (its state write failed) is rolled forward
+without it. So when a tick finds ``bot_stage`` behind ``current_stage`` it says so
+before anything else but a new kill: ``ADVANCE`` (``KILL_TRIPPED`` for a latched
+kill) with ``changed=True`` and the current stage's params, which every bot loop,
+0.1's included, applies. That announcement is recorded (``announce``), so the state
+remains the one the history's last line holds.
+
+**A suspect clock.** When "now" is before an instant the state recorded (the clock
+went back, or had jumped ahead when it was recorded), the tick still runs the kill
+check and still announces, but never advances, opens or expires a veto window: it
+answers ``NOOP`` with a reason naming the instant and the way out
+(``accept_clock``). Fail closed, never stuck.
 """
 
 from __future__ import annotations
@@ -18,10 +34,10 @@ from .._durations import format_duration
 from ..calendar import ScheduleStatus, format_local
 from ..evidence import StageEvidence
 from ..gates import GateVerdict
-from ..trades import format_instant
+from ..trades import format_instant, parse_instant
 from .judging import judge_gate, proof_of_passing
 from .model import RolloutAction, RolloutConfig, RolloutDecision, Stage, Step, Transition
-from .moves import check_clock, entered, killed, land, started
+from .moves import clock_ahead, clock_message, entered, killed, land, pinned, started
 from .state import RolloutState
 from .timing import veto_deadline_us
 from .transitions import Event, landing
@@ -39,28 +55,68 @@ class _Outcome:
     edited: Optional[RolloutState] = None
     to_stage: Optional[int] = None
     deadline: Optional[float] = None
+    from_stage: Optional[int] = None
 
 
 def decide(
-    config: RolloutConfig, state: RolloutState, evidence: StageEvidence, now_us: int
+    config: RolloutConfig,
+    state: RolloutState,
+    evidence: StageEvidence,
+    now_us: int,
+    *,
+    cause: Optional[str] = None,
 ) -> Step:
     """One tick: judge the current stage's evidence and decide (see DESIGN.md's diagram).
 
-    ``evidence`` must be the evidence of ``state``'s current window. Raises
-    :class:`~quant_rollout.errors.ClockError` when ``now_us`` is before the last
-    recorded transition.
+    ``evidence`` must be the evidence of ``state``'s current window. ``cause`` says,
+    for an announcement (see the module docstring), what moved the stage (the shell
+    passes the history's last event, e.g. ``"operator promote by ana at ..."``).
+
+    A ``now_us`` before an instant the state recorded raises nothing: the kill check
+    runs, nothing advances, and the reason names the way out.
     """
-    check_clock(state, now_us)
     transitions: List[Transition] = []
-    state = started(state, now_us, transitions)
+    given = state
+    ahead = clock_ahead(state, now_us)
+    if state.started_at is None and ahead is None:
+        state = started(state, now_us, transitions)
+    state = pinned(state)
     config.stage(state.current_stage)
-    outcome = (
-        _kill_check(config, state, evidence, now_us)
-        or _veto_window(config, state, evidence, now_us)
-        or _paused(state)
-        or _next_gate(config, state, evidence, now_us)
-    )
-    return _apply(config, state, evidence, now_us, outcome, transitions)
+    kill = _kill_check(config, state, evidence, now_us)
+    if kill is not None and kill.event is not None:
+        outcome = kill
+    elif state.delivered_stage != state.current_stage:
+        outcome = _announce(config, state, cause)
+    elif ahead is not None:
+        what = "the kill switch keeps running, but nothing advances until then"
+        if kill is not None:
+            what = f"{kill.reason}; nothing advances until then"
+        outcome = _Outcome(RolloutAction.NOOP, clock_message(ahead, now_us, what))
+    else:
+        outcome = (
+            kill
+            or _veto_window(config, state, evidence, now_us)
+            or _paused(state)
+            or _next_gate(config, state, evidence, now_us)
+        )
+    step = _apply(config, state, evidence, now_us, outcome, transitions)
+    # Nothing recorded: the state is the caller's, as given.
+    return step if step.transitions else Step(step.decision, given, ())
+
+
+def _announce(config: RolloutConfig, state: RolloutState, cause: Optional[str]) -> _Outcome:
+    """Tell the bot the stage it should run, which no returned decision has told it yet."""
+    stage = config.stage(state.current_stage)
+    told = state.delivered_stage
+    if state.kill_switch_tripped:
+        action = RolloutAction.KILL_TRIPPED
+        what = f"kill switch tripped at {state.kill_timestamp}: {state.kill_reason}"
+    else:
+        action = RolloutAction.ADVANCE
+        what = cause or f"the rollout moved to stage {stage.label} at {state.stage_entered_at}"
+    reason = f"{what}; run stage {stage.label}'s params (the bot was last told stage {told})"
+    edited = dataclasses.replace(state, bot_stage=state.current_stage)
+    return _Outcome(action, reason, Event.ANNOUNCE, edited, from_stage=told)
 
 
 def _apply(
@@ -73,19 +129,27 @@ def _apply(
 ) -> Step:
     metrics = evidence.metrics()
     new = state
+    from_stage = state.current_stage if outcome.from_stage is None else outcome.from_stage
     if outcome.event is not None:
         assert outcome.edited is not None
         at = format_instant(now_us)
+        if outcome.event is Event.ANNOUNCE:
+            # Not a move: the phase stays; the clock's latest word is kept as it was.
+            landed = dataclasses.replace(outcome.edited, updated_at=_later(state.updated_at, at))
+        else:
+            landed = land(outcome.edited, landing(state, outcome.event), at)
         new = dataclasses.replace(
-            land(outcome.edited, landing(state, outcome.event), at),
+            landed,
             last_tick_unix=now_us / 1e6,
             last_decision_action=outcome.action.value,
+            # A returned decision tells the bot the stage it now runs.
+            bot_stage=landed.current_stage,
         )
         transitions.append(
             Transition(
                 outcome.event,
                 at,
-                state.current_stage,
+                from_stage,
                 new.current_stage,
                 outcome.reason,
                 new,
@@ -94,7 +158,7 @@ def _apply(
         )
     decision = RolloutDecision(
         action=outcome.action,
-        from_stage=state.current_stage,
+        from_stage=from_stage,
         to_stage=new.current_stage if outcome.to_stage is None else outcome.to_stage,
         reason=outcome.reason,
         metrics=metrics,
@@ -103,6 +167,12 @@ def _apply(
         params=dict(config.stage(new.current_stage).params),  # the bot may mutate it
     )
     return Step(decision, new, tuple(transitions))
+
+
+def _later(recorded: Optional[str], at: str) -> str:
+    if recorded is not None and parse_instant(recorded) > parse_instant(at):
+        return recorded
+    return at
 
 
 def _kill(state: RolloutState, now_us: int, reason: str) -> _Outcome:

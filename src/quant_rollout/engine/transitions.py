@@ -25,6 +25,7 @@ from ..errors import OperatorRefusedError
 from .state import RolloutState
 
 __all__ = [
+    "BOOKKEEPING_EVENTS",
     "OPERATOR_VERBS",
     "TICK_EVENTS",
     "TRANSITIONS",
@@ -80,6 +81,14 @@ class Event(_Word):
     PAUSE = "pause"
     RESUME = "resume"
     RESET = "reset"
+    ACCEPT_CLOCK = "accept_clock"
+    """An operator accepted the clock as it is after a forward glitch: every instant
+    the state recorded after "now" was pulled back to now."""
+    ANNOUNCE = "announce"
+    """A tick told the bot about a stage change it had not been told of (an operator
+    move, or a decision recorded by a tick whose state write failed). Not a move."""
+    RESTORE = "restore"
+    """The state file was rebuilt from the history's last line (``restore``). Not a move."""
 
 
 class Verb(_Word):
@@ -91,6 +100,7 @@ class Verb(_Word):
     PAUSE = "pause"
     RESUME = "resume"
     RESET = "reset"
+    ACCEPT_CLOCK = "accept_clock"
 
     @property
     def event(self) -> Event:
@@ -108,8 +118,14 @@ TICK_EVENTS: Tuple[Event, ...] = (
     Event.VETO_EXPIRED,
     Event.ADVANCE_DROPPED,
 )
-"""The events a tick can fire (``start`` aside)."""
+"""The events a tick can fire (``start`` and ``announce`` aside)."""
 
+BOOKKEEPING_EVENTS: Tuple[Event, ...] = (Event.START, Event.ANNOUNCE, Event.RESTORE)
+"""Events that are recorded but are not moves of the table: they change no phase."""
+
+# accept_clock cancels a pending advance wherever it was opened: a window opened on a
+# clock that jumped ahead has a deadline nobody can trust, and the gate re-opens it on
+# the next tick if it still holds (fail closed).
 # While killed, pause/resume only set the pause flag under the latch; clearing the kill
 # then lands in RUNNING, which settle() turns into PAUSED when that flag is set.
 TRANSITIONS: Mapping[Phase, Mapping[Event, Phase]] = {
@@ -120,6 +136,7 @@ TRANSITIONS: Mapping[Phase, Mapping[Event, Phase]] = {
         Event.PROMOTE: Phase.RUNNING,
         Event.PAUSE: Phase.PAUSED,
         Event.RESET: Phase.RUNNING,
+        Event.ACCEPT_CLOCK: Phase.RUNNING,
     },
     Phase.VETO_PENDING: {
         Event.KILL: Phase.KILLED,
@@ -129,18 +146,21 @@ TRANSITIONS: Mapping[Phase, Mapping[Event, Phase]] = {
         Event.PROMOTE: Phase.RUNNING,
         Event.PAUSE: Phase.PAUSED,
         Event.RESET: Phase.RUNNING,
+        Event.ACCEPT_CLOCK: Phase.RUNNING,
     },
     Phase.PAUSED: {
         Event.KILL: Phase.KILLED,
         Event.RESUME: Phase.RUNNING,
         Event.PROMOTE: Phase.PAUSED,
         Event.RESET: Phase.RUNNING,
+        Event.ACCEPT_CLOCK: Phase.PAUSED,
     },
     Phase.KILLED: {
         Event.CLEAR_KILL: Phase.RUNNING,
         Event.PAUSE: Phase.KILLED,
         Event.RESUME: Phase.KILLED,
         Event.RESET: Phase.RUNNING,
+        Event.ACCEPT_CLOCK: Phase.KILLED,
     },
 }
 """Every legal move: phase -> event -> the phase the move lands in."""

@@ -13,10 +13,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, List, Mapping, Optional, Tuple, Union
 
-from ..errors import OperatorRefusedError
+from ..errors import ClockError, OperatorRefusedError
 from ..trades import format_instant
 from .model import OperatorResult, RolloutConfig, Stage, Transition
-from .moves import check_clock, entered, land, started
+from .moves import clock_ahead, clock_message, clock_pulled_back, entered, land, pinned, started
 from .state import RolloutState
 from .transitions import OPERATOR_VERBS, Verb, landing, refusal
 
@@ -78,8 +78,23 @@ def _reset(call: _Call) -> Tuple[RolloutState, str]:
         evidence_since=call.at,
         history_seq=call.state.history_seq,
         history_hash=call.state.history_hash,
+        bot_stage=call.state.delivered_stage,  # the next tick tells the bot
     )
     return fresh, "reset to stage 0; evidence starts afresh"
+
+
+def _accept_clock(call: _Call) -> Tuple[RolloutState, str]:
+    edited, moved = clock_pulled_back(call.state, call.now_us)
+    reason = (
+        f"clock accepted at {call.at}: {moved} recorded instant(s) after it pulled back "
+        "to it; evidence counts from there"
+    )
+    if call.state.advance_pending_to is not None:
+        reason += (
+            f"; pending advance to stage {call.state.advance_pending_to} cancelled "
+            "(the gate re-opens it if it still holds)"
+        )
+    return edited, reason
 
 
 HANDLERS: Mapping[Verb, Handler] = {
@@ -89,6 +104,7 @@ HANDLERS: Mapping[Verb, Handler] = {
     Verb.PAUSE: _pause,
     Verb.RESUME: _resume,
     Verb.RESET: _reset,
+    Verb.ACCEPT_CLOCK: _accept_clock,
 }
 """Each verb's edit of the state; the phase it lands in is the table's."""
 
@@ -100,6 +116,11 @@ def _nothing_to_do(state: RolloutState, verb: Verb) -> bool:
     if verb is Verb.CLEAR_KILL:
         return not state.kill_switch_tripped
     return False
+
+
+_SAFE_ON_A_SUSPECT_CLOCK = frozenset({Verb.VETO, Verb.PAUSE, Verb.ACCEPT_CLOCK})
+"""Verbs allowed while the clock is behind the state: they only stop advances (fail
+closed) or are the way out."""
 
 
 def _refused_by_flag(state: RolloutState, verb: Verb) -> bool:
@@ -126,23 +147,35 @@ def operate(
     actor: Optional[str] = None,
     to_stage: Optional[int] = None,
 ) -> OperatorResult:
-    """Carry out an operator verb: veto, clear_kill, promote, pause, resume or reset.
+    """Carry out an operator verb: veto, clear_kill, promote, pause, resume, reset or
+    accept_clock.
 
-    Returns ``applied=False`` (and changes nothing) for a veto with no pending advance
-    or a clear with no tripped kill switch. Raises :class:`OperatorRefusedError` for a
-    verb that would be wrong (promote while latched or at the last stage, pause when
-    paused, resume when not paused), ValueError for an unknown verb and
-    :class:`~quant_rollout.errors.ClockError` on a clock gone back.
+    Returns ``applied=False`` (and changes nothing) for a veto with no pending advance,
+    a clear with no tripped kill switch or an accept_clock with nothing ahead of the
+    clock. Raises :class:`OperatorRefusedError` for a verb that would be wrong (promote
+    while latched or at the last stage, pause when paused, resume when not paused),
+    ValueError for an unknown verb and :class:`~quant_rollout.errors.ClockError` when
+    the clock is behind an instant the state recorded (every verb but veto, pause and
+    accept_clock; the message points at accept_clock).
+
+    No verb changes ``bot_stage``: the bot's next tick announces a stage it moved.
     """
     word = _as_verb(verb)
-    check_clock(state, now_us)
+    ahead = clock_ahead(state, now_us)
+    if word is Verb.ACCEPT_CLOCK and ahead is None:
+        reason = "the clock is not behind anything the state recorded; nothing to accept"
+        return OperatorResult(word, False, reason, state)
+    if ahead is not None and word not in _SAFE_ON_A_SUSPECT_CLOCK:
+        raise ClockError(
+            clock_message(ahead, now_us, f"refusing to {word.value}; veto and pause still work")
+        )
     if _nothing_to_do(state, word):
         return OperatorResult(word, False, refusal(state, word.event), state)
     if _refused_by_flag(state, word):
         raise OperatorRefusedError(refusal(state, word.event))
     phase = landing(state, word.event)
     transitions: List[Transition] = []
-    state = started(state, now_us, transitions)
+    state = pinned(started(state, now_us, transitions))
     call = _Call(config, state, now_us, to_stage)
     edited, reason = HANDLERS[word](call)
     new = land(edited, phase, call.at)

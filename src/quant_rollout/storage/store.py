@@ -18,10 +18,25 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Protocol, Sequence, Tuple
 
-from .._files import FileLock, fsync_dir, read_state_bytes, write_atomic
+from .._files import (
+    FileLock,
+    fsync_dir,
+    read_state_bytes,
+    resolve_link,
+    write_atomic,
+    write_failure,
+)
 from ..engine.model import Transition
 from ..engine.state import RolloutState, state_from_dict, state_from_json
-from ..errors import HistoryError
+from ..engine.transitions import TICK_EVENTS, Event
+from ..errors import (
+    CorruptStateError,
+    HistoryError,
+    OperatorRefusedError,
+    StateError,
+    UnknownSchemaError,
+)
+from ..trades import format_instant, parse_instant
 from .history import (
     GENESIS_HASH,
     HistoryRecord,
@@ -35,6 +50,7 @@ from .history import (
 )
 
 __all__ = [
+    "RESTORE_HINT",
     "FileLock",
     "JsonFileStore",
     "MemoryStore",
@@ -43,6 +59,19 @@ __all__ = [
     "read_state_file",
     "write_atomic",
 ]
+
+
+RESTORE_HINT = (
+    "`quant-rollout restore` (Rollout.restore()) rebuilds the state file from the "
+    "history's last line"
+)
+"""The way out of an unusable state file, as every message about one says it."""
+
+_RECORDED = (
+    "The history holds the event: the next tick or verb that can write rolls the state "
+    "forward, and the next tick tells the bot."
+)
+_NOT_RECORDED = "Nothing was recorded."
 
 
 def read_state_file(path: Path) -> Optional[RolloutState]:
@@ -87,12 +116,17 @@ class StateStore(Protocol):
     def verify(self) -> HistoryVerification: ...
 
 
-def _linked(state: RolloutState, record: HistoryRecord) -> RolloutState:
-    return replace(
+def _linked(record: HistoryRecord, bot_stage: Optional[int]) -> RolloutState:
+    """The state a history record holds, linked to it, with the bot's stage given
+    (the record's own is what its tick would have told the bot, had it returned)."""
+    state = replace(
         state_from_dict(record.state, source=f"history line {record.seq}"),
         history_seq=record.seq,
         history_hash=record.line_hash,
     )
+    if bot_stage is None or bot_stage == state.delivered_stage:
+        return state  # the same stage, however the record spells it
+    return replace(state, bot_stage=bot_stage)
 
 
 def _encode_all(
@@ -110,10 +144,17 @@ def _encode_all(
 
 @dataclass
 class _Transaction:
-    """An open read-modify-write; ``persist`` stores the encoded lines and final state."""
+    """An open read-modify-write; ``persist`` stores the encoded lines and final state.
+
+    ``recovered`` is True when the state was rolled forward from the history (the
+    tick or verb that recorded its last event died or failed before writing the
+    state); ``last_event`` is the history's last record.
+    """
 
     loaded: RolloutState
     persist: Callable[[List[str], RolloutState], None]
+    recovered: bool = False
+    last_event: Optional[HistoryRecord] = None
 
     @property
     def state(self) -> RolloutState:
@@ -137,7 +178,9 @@ class JsonFileStore:
     """
 
     def __init__(self, path: Path, lock_timeout: float = 30.0) -> None:
-        self.path = Path(path)
+        # A symlinked state file is written through, and its history and lock live
+        # beside the file it points to, so every path to one rollout shares them.
+        self.path = resolve_link(Path(path))
         self.history_path = history_path_for(self.path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.lock_timeout = lock_timeout
@@ -150,13 +193,18 @@ class JsonFileStore:
     def transaction(self) -> Iterator[StoreTransaction]:
         with FileLock(self.lock_path, self.lock_timeout):
             self._remove_stale_temp_files()
-            state, _tail, stale = self._load(repair=True)
+            state, tail, stale = self._load(repair=True)
             if stale:
-                write_atomic(self.path, state.to_json())
-            yield _Transaction(state, self._persist)
+                self._write_state(state, _RECORDED)
+            yield _Transaction(state, self._persist, recovered=stale, last_event=tail)
 
     def read(self) -> Tuple[RolloutState, Optional[HistoryRecord]]:
-        with FileLock(self.lock_path, self.lock_timeout):
+        """The state (rolled forward in memory if behind) and the last record.
+
+        Needs no write access: the lock is shared, and skipped when this user cannot
+        open the lock file; nothing is repaired or written.
+        """
+        with FileLock(self.lock_path, self.lock_timeout, shared=True):
             state, tail, _stale = self._load(repair=False)
             return state, tail
 
@@ -164,28 +212,125 @@ class JsonFileStore:
         return read_history(self.history_path)
 
     def verify(self) -> HistoryVerification:
-        """Check the chain, and that its last line is the one the state file follows.
+        """Check the chain, then everything a tick checks when it loads the state.
 
-        The chain alone cannot catch an edit of the last line (nothing follows it);
-        the state file records that line's hash, so the two together can.
+        The chain alone cannot catch an edit or deletion of the last line, or an
+        emptied log (nothing follows them); the state file records the last line's
+        sequence number and hash, so the two together can. A state file a tick
+        would refuse (corrupt, ahead of the history, not following it) is reported
+        with the same message the tick gives, and ``bad_line`` None. Reads only.
         """
-        with FileLock(self.lock_path, self.lock_timeout):
+        with FileLock(self.lock_path, self.lock_timeout, shared=True):
             result = verify_history(self.history_path)
             if not result.ok:
                 return result
-            state = read_state_file(self.path)
-        if state is None or state.history_seq > result.events:
-            return result  # fresh, or a state behind/ahead is reported by loading it
-        if state.history_seq == result.events and state.history_hash != result.last_hash:
-            return HistoryVerification(
-                False,
-                result.events - 1,
-                result.events,
-                f"{self.history_path}, line {result.events}: its hash is not the one "
-                f"{self.path} records for it; the line was edited",
-                result.last_hash,
-            )
+            try:
+                state = read_state_file(self.path)
+            except CorruptStateError as exc:
+                return HistoryVerification(False, result.events, None, str(exc), result.last_hash)
+            if (
+                state is not None
+                and result.events > 0
+                and state.history_seq == result.events
+                and state.history_hash != result.last_hash
+            ):
+                return HistoryVerification(
+                    False,
+                    result.events - 1,
+                    result.events,
+                    f"{self.history_path}, line {result.events}: its hash is not the one "
+                    f"{self.path} records for it; the line was edited",
+                    result.last_hash,
+                )
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    self._load(repair=False)
+            except StateError as exc:
+                return HistoryVerification(False, result.events, None, str(exc), result.last_hash)
         return result
+
+    def restore(
+        self, now: Callable[[], int], *, note: str = "", actor: Optional[str] = None
+    ) -> Tuple[RolloutState, Transition]:
+        """Rebuild the state file from the verified history's last line; record it.
+
+        For a state file that is corrupt, unreadable, missing or behind its history.
+        The bot's next tick is told the stage again when the last event was a tick's
+        stage move (its tick may never have returned it). ``now`` is read under the
+        lock. Returns the restored state and the recorded ``restore`` transition.
+
+        Raises:
+            OperatorRefusedError: the state file loads and matches the history
+                (nothing to restore), or is ahead of the history or does not follow
+                it (restoring would forget events; the message says what to do).
+            HistoryError: the history is empty or its chain is broken.
+        """
+        with FileLock(self.lock_path, self.lock_timeout):
+            self._remove_stale_temp_files()
+            self._tail(repair=True)  # cut a torn last line: it never took effect
+            result = verify_history(self.history_path)
+            if not result.ok:
+                raise HistoryError(f"cannot restore: {result.problem}")
+            records = read_history(self.history_path)
+            if not records:
+                raise HistoryError(
+                    f"cannot restore: {self.history_path} holds no events. Delete "
+                    f"{self.path} to start the rollout afresh."
+                )
+            tail = records[-1]
+            why, bot_stage = self._why_restore(tail)
+            restored = _linked(tail, bot_stage)
+            at_us = now()
+            at = format_instant(at_us)
+            if restored.updated_at is not None and parse_instant(restored.updated_at) > at_us:
+                at = restored.updated_at  # never record a time before the last event
+            restored = replace(restored, updated_at=at)
+            transition = Transition(
+                Event.RESTORE,
+                at,
+                restored.current_stage,
+                restored.current_stage,
+                f"state rebuilt from history line {tail.seq} ({tail.event} at {tail.at}): {why}",
+                restored,
+                note=note,
+                actor=actor,
+            )
+            lines, final = _encode_all(restored, [transition])
+            self._persist(lines, final)
+            return final, replace(transition, state=final)
+
+    def _why_restore(self, tail: HistoryRecord) -> Tuple[str, Optional[int]]:
+        """Why the state file needs restoring, and the bot's stage to keep.
+
+        Raises OperatorRefusedError when it does not (or restoring would lose events).
+        """
+        # The last event's tick may have died before returning its decision.
+        moved = tail.event in (*TICK_EVENTS, Event.ANNOUNCE) and tail.from_stage != tail.to_stage
+        unsure = tail.from_stage if moved else None
+        try:
+            state = read_state_file(self.path)
+        except UnknownSchemaError:
+            raise
+        except CorruptStateError as exc:
+            return f"the state file was unusable ({_first_sentence(exc)})", unsure
+        if state is None:
+            return "the state file was missing", unsure
+        if state.history_seq < tail.seq:
+            # Behind: what a tick's load does anyway. The bot was told what the file says.
+            return "the state file was behind the history", state.delivered_stage
+        if state.history_seq == tail.seq and state.history_hash == tail.line_hash:
+            raise OperatorRefusedError(
+                f"nothing to restore: {self.path} loads and follows the history's last "
+                f"event ({tail.seq})"
+            )
+        raise OperatorRefusedError(
+            f"refusing to restore: {self.path} follows event {state.history_seq} but the "
+            f"history's last is {tail.seq} with another hash; the history lost or changed "
+            "events the state file still reflects, and restoring from it would forget "
+            f"them. Restore {self.history_path} from a backup, or move it aside to start "
+            "a new history from the state file."
+        )
 
     # -- internals
 
@@ -204,7 +349,9 @@ class JsonFileStore:
                 if self.history_path.exists():
                     raise HistoryError(
                         f"{self.history_path}: the history is empty but {self.path} "
-                        f"follows its event {state.history_seq}; the log was truncated"
+                        f"follows its event {state.history_seq}; the log was truncated. "
+                        f"Restore it from a backup, or move it aside to start a new "
+                        "history from the state file."
                     )
                 warnings.warn(
                     f"{self.history_path} is missing ({state.history_seq} earlier events); "
@@ -216,12 +363,16 @@ class JsonFileStore:
             return state, None, False
         if tail.seq > state.history_seq:
             self._check_roll_forward(state)
-            return _linked(state, tail), tail, True
+            # The tick or verb that wrote those lines never returned: the bot was told
+            # only what the state file says, and the next tick tells it the rest.
+            return _linked(tail, state.delivered_stage), tail, True
         if tail.seq < state.history_seq or tail.line_hash != state.history_hash:
             raise HistoryError(
                 f"{self.history_path}: its last event (line seq {tail.seq}) is not the one "
                 f"{self.path} follows (seq {state.history_seq}); the history was edited or "
-                "replaced. Run `quant-rollout history --verify` to find where."
+                "replaced (or cut short). Run `quant-rollout history --verify` to find where; "
+                "restore the history from a backup, or move it aside to start a new "
+                "history from the state file."
             )
         return state, tail, False
 
@@ -266,10 +417,15 @@ class JsonFileStore:
                 complete_end = start + end + 1 if end != -1 else 0
                 if complete_end < size:  # a torn, never-committed last line
                     if repair:
-                        with open(self.history_path, "r+b") as w:
-                            w.truncate(complete_end)
-                            w.flush()
-                            os.fsync(w.fileno())
+                        try:
+                            with open(self.history_path, "r+b") as w:
+                                w.truncate(complete_end)
+                                w.flush()
+                                os.fsync(w.fileno())
+                        except OSError as exc:
+                            raise write_failure(
+                                self.history_path, exc, "Nothing was changed."
+                            ) from None
                     if complete_end == 0:
                         return None
                     size = complete_end
@@ -298,10 +454,20 @@ class JsonFileStore:
                 leftover.unlink()
 
     def _persist(self, lines: List[str], final: RolloutState) -> None:
-        # History first: if a crash falls before the state is replaced, the next
-        # load rolls the state forward from the history.
-        self._append(lines)
-        write_atomic(self.path, final.to_json())
+        # History first: if a crash (or a failed write) falls before the state is
+        # replaced, the next load rolls the state forward from the history.
+        try:
+            self._append(lines)
+        except OSError as exc:
+            # A partly written line is cut off by the next load, like a torn one.
+            raise write_failure(self.history_path, exc, _NOT_RECORDED) from None
+        self._write_state(final, _RECORDED)
+
+    def _write_state(self, state: RolloutState, consequence: str) -> None:
+        try:
+            write_atomic(self.path, state.to_json())
+        except OSError as exc:
+            raise write_failure(self.path, exc, consequence) from None
 
     def _append(self, lines: Sequence[str]) -> None:
         new_file = not self.history_path.exists()
@@ -311,6 +477,12 @@ class JsonFileStore:
             os.fsync(f.fileno())
         if new_file:
             fsync_dir(self.history_path.parent)
+
+
+def _first_sentence(exc: BaseException) -> str:
+    text = str(exc)
+    cut = text.find(". ")
+    return text if cut == -1 else text[: cut + 1].rstrip(".")
 
 
 class MemoryStore:
@@ -332,7 +504,8 @@ class MemoryStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
-        yield _Transaction(self.state, self._persist)
+        _state, last = self.read()
+        yield _Transaction(self.state, self._persist, last_event=last)
 
     def read(self) -> Tuple[RolloutState, Optional[HistoryRecord]]:
         tail = parse_line(self.lines[-1], "<memory>") if self.lines else None

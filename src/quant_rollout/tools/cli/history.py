@@ -61,6 +61,10 @@ def _cmd_history(args: argparse.Namespace) -> int:
             _dump({"verification": _verification_json(v)})
         elif v.ok:
             _out(f"history OK: {v.events} events, hash chain intact")
+        elif v.bad_line is None:
+            _out(f"history chain intact ({v.events} events), but a tick would refuse:")
+            for line in _field("", v.problem or "", _width(), pad=2):
+                _out(line)
         else:
             _out(f"history BROKEN at line {v.bad_line} (after {v.events} good events)")
             for line in _field("", v.problem or "", _width(), pad=2):

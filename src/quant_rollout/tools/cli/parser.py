@@ -37,6 +37,7 @@ from .status import (
     _cmd_status,
 )
 from .verbs import (
+    _cmd_restore,
     _cmd_verb,
 )
 from .watch import _add_watch_arguments, _cmd_watch
@@ -191,6 +192,12 @@ def _parser() -> argparse.ArgumentParser:
         ("resume", "resume", "allow automatic advances again", False),
         ("clear-kill", "clear_kill", "unlatch a tripped kill switch (evidence restarts)", False),
         ("reset", "reset", "back to stage 0: clears kill, pending advance and pause", True),
+        (
+            "accept-clock",
+            "accept_clock",
+            "accept the clock after it had jumped ahead: recorded times after now move to now",
+            False,
+        ),
     )
     for name, verb, help_, confirm in verbs:
         parents = ["rollout", "debug", "verb"] + (["confirm"] if confirm else [])
@@ -200,6 +207,17 @@ def _parser() -> argparse.ArgumentParser:
                 "--to", type=int, metavar="N", help="the stage to promote to (default: the next)"
             )
         cmd.set_defaults(run=_cmd_verb, verb=verb)
+
+    rs = add(
+        "restore",
+        "rebuild a corrupt or missing state file from the history",
+        ["rollout", "debug", "verb"],
+        "Rebuild the state file from the verified history's last line (each line holds the "
+        "state after its event). For a state file that is corrupt, unreadable, missing or "
+        "behind its history; refused when it loads and follows the history. Recorded in "
+        "the history.",
+    )
+    rs.set_defaults(run=_cmd_restore)
 
     hi = add(
         "history",

@@ -1,4 +1,5 @@
-"""The operator verbs: veto, promote, pause, resume, clear-kill and reset.
+"""The operator verbs: veto, promote, pause, resume, clear-kill, reset and
+accept-clock; and restore.
 
 promote and reset ask for confirmation first (unless --yes).
 """
@@ -10,6 +11,7 @@ import sys
 import textwrap
 from typing import Optional, Tuple
 
+from ...engine.transitions import phase_of
 from ...rollout import Rollout
 from ...trades import parse_instant
 from .common import (
@@ -62,6 +64,20 @@ def _cmd_verb(args: argparse.Namespace) -> int:
     if args.note:
         for line in wrap.wrap(f"note: {args.note}"):
             _out(line)
+    return EXIT_OK
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    rollout, _ = _rollout(args)
+    actor = _actor(args)
+    state = rollout.restore(note=args.note, actor=actor)
+    last = rollout.history()[-1]
+    wrap = textwrap.TextWrapper(_width(), subsequent_indent="  ", break_on_hyphens=False)
+    for line in wrap.wrap(last.reason):
+        _out(line)
+    _out(f"stage {_stage_label(rollout, state.current_stage)}, phase {phase_of(state).value}")
+    for line in wrap.wrap(f"recorded at {_iso(parse_instant(last.at))} by {actor}"):
+        _out(line)
     return EXIT_OK
 
 
