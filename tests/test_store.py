@@ -501,7 +501,8 @@ def test_verify_and_read_need_no_write_access_and_create_nothing(
     before = _files(store.path.parent)
     assert store.verify().ok
     state, tail = store.read()
-    assert tail is not None and state.history_seq == 1
+    assert tail is not None
+    assert state.history_seq == 1
     assert _files(store.path.parent) == before  # no lock file was made
 
 
@@ -574,7 +575,7 @@ def test_restore_refuses_a_history_that_lost_events_the_state_still_holds(
 
 def test_restore_from_an_empty_history_says_how_to_start_afresh(store: JsonFileStore) -> None:
     store.path.write_text("{")
-    with pytest.raises(HistoryError, match="holds no events.*Delete"):
+    with pytest.raises(HistoryError, match=r"holds no events.*Delete"):
         store.restore(_now)
 
 
@@ -615,8 +616,11 @@ def test_a_symlinked_state_path_is_written_through(tmp_path: Path) -> None:
     via_link = JsonFileStore(link)
     _commit(via_link, "start")
     _commit(via_link, "pause", minute=1)
-    assert link.is_symlink() and target.is_file()
+    assert link.is_symlink()
+    assert target.is_file()
     direct = JsonFileStore(target)  # the CLI, given the real path, sees one rollout
     state, tail = direct.read()
-    assert state.paused and tail is not None and tail.seq == 2
+    assert state.paused
+    assert tail is not None
+    assert tail.seq == 2
     assert (shared / "rollout_state.history.jsonl").is_file()
