@@ -12,9 +12,11 @@ import json
 import os
 import queue
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from pathlib import Path
@@ -157,6 +159,8 @@ COMMANDS = (
     "resume",
     "clear-kill",
     "reset",
+    "accept-clock",
+    "restore",
     "history",
     "replay",
     "plan",
@@ -1123,3 +1127,107 @@ def test_readme_style_session_is_reproducible(tmp_path: Path) -> None:
     first = cli(tmp_path, "status").stdout
     assert first == cli(tmp_path, "status").stdout
     assert "stage 1 (canary) in 30m00s, at 2026-05-01T12:30:00Z" in first
+
+
+# ----------------------------------------------------------------------------- ways out
+
+
+def test_a_corrupt_state_is_restored_from_the_history(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    open_window(cfg)
+    state = cfg.parent / "state" / "rollout_state.json"
+    state.write_text('{"current_stage": ', encoding="utf-8")
+    code, _, err = run(capsys, "status", "--config", str(cfg))
+    assert code == 2
+    assert "quant-rollout restore" in err
+    code, out, _ = run(capsys, "history", "--verify", "--config", str(cfg))
+    assert code == 1
+    assert "a tick would refuse" in out
+    assert "restore" in out
+    code, out, err = run(capsys, "restore", "--config", str(cfg), "--note", "disk scare")
+    assert code == 0, err
+    assert "state rebuilt from history line 2 (veto_open at" in out
+    assert "phase veto_pending" in out
+    code, out, _ = run(capsys, "history", "--verify", "--config", str(cfg))
+    assert (code, out.strip()) == (0, "history OK: 3 events, hash chain intact")
+    assert [e.event for e in events(cfg)] == ["start", "veto_open", "restore"]
+    code, _, err = run(capsys, "restore", "--config", str(cfg))
+    assert code == 1
+    assert "nothing to restore" in err
+
+
+@pytest.mark.parametrize("damage", ["last line deleted", "history emptied"])
+def test_history_verify_fails_where_a_tick_would(
+    cfg: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    open_window(cfg)
+    history = cfg.parent / "state" / "rollout_state.history.jsonl"
+    lines = history.read_text(encoding="utf-8").splitlines(keepends=True)
+    history.write_text("".join(lines[:-1]) if damage == "last line deleted" else "")
+    code, out, _ = run(capsys, "history", "--verify", "--config", str(cfg))
+    assert code == 1
+    assert "a tick would refuse" in out
+
+
+def test_accept_clock_from_the_shell_after_a_glitch(
+    cfg: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert bot(cfg, "2031-01-01T00:00:00Z").tick(wins()).action is RolloutAction.VETO_OPEN
+    code, _, err = run(capsys, "promote", "--yes", "--config", str(cfg))
+    assert code == 2
+    assert "accept-clock" in err
+    code, out, err = run(capsys, "accept-clock", "--config", str(cfg))
+    assert code == 0, err
+    assert "cancelled" in out
+    assert [e.event for e in events(cfg)] == ["start", "veto_open", "accept_clock"]
+    code, _, err = run(capsys, "accept-clock", "--config", str(cfg))
+    assert code == 1
+    assert "nothing to accept" in err
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or not hasattr(os, "geteuid") or os.geteuid() != 0,
+    reason="runs a second user's process; needs root to become nobody",
+)
+def test_status_and_verify_work_for_a_user_who_cannot_write(tmp_path: Path) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="quant-rollout-readonly-"))
+    try:
+        os.chmod(folder, 0o755)
+        (folder / "bot.toml").write_text(CONFIG, encoding="utf-8")
+        assert bot(folder / "bot.toml").tick(wins()).action is RolloutAction.VETO_OPEN
+        (folder / "state" / "rollout_state.json.lock").unlink()
+        python = "/usr/bin/python3"
+        if not os.access(python, os.X_OK):
+            pytest.skip("no system Python for the unprivileged user")
+
+        def as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
+            def drop() -> None:
+                os.setgid(65534)
+                os.setuid(65534)
+
+            return subprocess.run(
+                [python, "-m", "quant_rollout", *argv, "--config", str(folder / "bot.toml")],
+                cwd=folder,
+                env=_env(T4),
+                preexec_fn=drop,
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+            )
+
+        status = as_nobody("status")
+        assert status.returncode == 0, status.stderr
+        assert "veto" in status.stdout
+        verify = as_nobody("history", "--verify")
+        assert verify.returncode == 0, verify.stderr
+        assert "history OK: 2 events" in verify.stdout
+        veto = as_nobody("veto")  # a write is refused in the user's terms
+        assert veto.returncode == 2
+        assert "permission denied" in veto.stderr
+        assert sorted(p.name for p in (folder / "state").iterdir()) == [
+            "rollout_state.history.jsonl",
+            "rollout_state.json",
+        ]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

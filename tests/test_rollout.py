@@ -714,3 +714,58 @@ def test_changing_the_params_of_a_decision_leaves_the_stage_untouched(tmp_path: 
     decision.params["size"] = 100.0  # type: ignore[index]  # a careless bot
     assert rollout.tick([]).params == {"size": 1.0}
     assert rollout.stages[0].params == {"size": 1.0}
+
+
+# ----------------------------------------------------------------------------- a clock glitch
+
+
+def _glitch(bot: Bot) -> None:
+    """The clock jumps to 2031 for one tick, which opens a veto window, then is fixed."""
+    bot.trade(+1.0, 5)
+    now = bot.clock()
+    bot.clock.set("2031-01-01T00:00:00Z")
+    assert bot.tick().action is RolloutAction.VETO_OPEN
+    bot.clock.set(now)
+    bot.clock.advance(minutes=1)
+
+
+def test_after_a_forward_clock_glitch_ticks_never_advance_but_the_kill_check_runs(
+    bot: Bot,
+) -> None:
+    _glitch(bot)
+    for _ in range(3):  # well past the (real) veto window: nothing advances
+        bot.clock.advance(seconds=WINDOW)
+        d = bot.tick()
+        assert (d.action, d.changed) == (RolloutAction.NOOP, False)
+        assert "= 2031-01-01T00:00:00+00:00 recorded in the state" in d.reason
+        assert "accept-clock" in d.reason
+    with pytest.raises(ClockError, match="accept-clock"):
+        bot.rollout.reset()
+    bot.trade(-1.0, 5)
+    d = bot.tick()
+    assert d.action is RolloutAction.KILL_TRIPPED  # fail closed: the kill still trips
+    assert bot.state().advance_pending_to is None
+    assert_consistent(bot)
+
+
+def test_accept_clock_is_the_recorded_way_out_of_a_clock_glitch(bot: Bot) -> None:
+    _glitch(bot)
+    state = bot.rollout.accept_clock(note="NTP fixed", actor="ana")
+    now = bot.clock().isoformat()
+    assert state.advance_pending_to is None
+    assert state.updated_at == now
+    assert all(v <= now for v in (state.started_at, state.stage_entered_at) if v)
+    last = bot.lines()[-1]
+    assert (last["event"], last["actor"], last["note"]) == ("accept_clock", "ana", "NTP fixed")
+    assert_consistent(bot)
+    d = bot.tick()  # the gate still holds: a fresh window with a real deadline
+    assert (d.action, d.changed) == (RolloutAction.VETO_OPEN, True)
+    assert d.veto_deadline_unix == bot.clock().timestamp() + WINDOW
+    assert bot.rollout.operate("accept_clock").applied is False  # nothing left ahead
+
+
+def test_veto_and_pause_work_on_a_suspect_clock(bot: Bot) -> None:
+    _glitch(bot)
+    bot.rollout.veto_pending_advance(note="that was 2031")
+    assert bot.state().advance_pending_to is None
+    assert_consistent(bot)
