@@ -21,8 +21,10 @@ from quant_rollout import (
     Rollout,
     Stage,
     TradeOutcome,
+    WinRateCusum,
 )
 from quant_rollout.errors import ConfigFileError
+from quant_rollout.storage.store import MemoryStore
 from quant_rollout.tools import config as config_module
 from quant_rollout.tools.config import (
     EXAMPLE_CONFIG,
@@ -576,3 +578,33 @@ def test_as_loaded_config_names_what_is_missing() -> None:
         as_loaded_config(SimpleNamespace(stages=(), veto_window_seconds=0), needed_by="replay")
     with pytest.raises(ConfigFileError, match="no such file"):
         as_loaded_config("no/such/rollout.toml")
+
+
+# ----------------------------------------------------------------------------- bounds
+
+
+def test_a_veto_window_beyond_a_year_is_refused_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "r.toml"
+    path.write_text(TOML.replace('veto_window = "30m"', 'veto_window = "999999999999d"'))
+    with pytest.raises(ConfigFileError, match=r"veto_window: at most 366d") as info:
+        load_config(path)
+    assert info.value.key == "veto_window"
+    with pytest.raises(ConfigError, match="veto_window_seconds must be at most"):
+        Rollout([Stage(0, {})], KillSwitch(), store=MemoryStore(), veto_window_seconds=1e17)
+
+
+def test_a_cusum_horizon_that_would_hold_the_lock_for_minutes_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"horizon must be at most 10,000.*under the"):
+        WinRateCusum(unacceptable=0.4, horizon=10**9)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "text"), [(".json", "[" * 100_000), (".toml", "a = " + "[" * 100_000)]
+)
+def test_deeply_nested_configuration_is_a_config_error_not_a_recursion_error(
+    tmp_path: Path, suffix: str, text: str
+) -> None:
+    path = tmp_path / f"r{suffix}"
+    path.write_text(text)
+    with pytest.raises(ConfigFileError, match="nested too deeply|not valid"):
+        load_config(path)

@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quant_rollout.engine.state import SCHEMA_VERSION, RolloutState, state_from_dict
+from quant_rollout.engine.state import (
+    SCHEMA_VERSION,
+    RolloutState,
+    state_from_dict,
+    state_from_json,
+)
 from quant_rollout.errors import CorruptStateError, StateError, UnknownSchemaError
 from quant_rollout.trades import format_instant
 
@@ -285,3 +290,8 @@ def test_save_then_load_round_trips_through_the_atomic_leaf(tmp_path: Path) -> N
     state.save(path)
     assert RolloutState.load(path) == state
     assert sorted(p.name for p in path.parent.iterdir()) == ["state.json"]  # no temp left
+
+
+def test_a_deeply_nested_state_file_is_corrupt_not_a_recursion_error() -> None:
+    with pytest.raises(CorruptStateError, match="nested too deeply.*restore"):
+        state_from_json(b"[" * 100_000)

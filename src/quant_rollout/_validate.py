@@ -9,9 +9,9 @@ name a field as ``Owner.field``.
 from __future__ import annotations
 
 import math
-from typing import Type
+from typing import Optional, Type
 
-from .errors import ConfigError
+from .errors import ConfigError, excerpt
 
 __all__: list[str] = []
 
@@ -81,9 +81,34 @@ def check_fraction(owner: str, name: str, value: object) -> None:
     fraction(f"{owner}.{name}", value)
 
 
-def check_int(owner: str, name: str, value: object, *, minimum: int) -> None:
+def check_int(
+    owner: str,
+    name: str,
+    value: object,
+    *,
+    minimum: int,
+    maximum: Optional[int] = None,
+    why: str = "",
+) -> None:
+    """A whole number in [minimum, maximum]; ``why`` says what a larger one would do."""
     whole(f"{owner}.{name}", value, minimum)
+    at_most(f"{owner}.{name}", value, maximum, why)
 
 
-def check_non_negative(owner: str, name: str, value: object) -> None:
+def check_non_negative(
+    owner: str, name: str, value: object, *, maximum: Optional[float] = None, why: str = ""
+) -> None:
+    """A finite number >= 0 (and at most ``maximum``)."""
     non_negative(f"{owner}.{name}", value)
+    at_most(f"{owner}.{name}", value, maximum, why)
+
+
+def at_most(label: str, value: object, maximum: Optional[float], why: str = "") -> None:
+    """Refuse a number above ``maximum`` (None: no bound), saying ``why`` and quoting
+    only an excerpt of the value."""
+    if maximum is None or not isinstance(value, (int, float)) or value <= maximum:
+        return
+    limit = f"{maximum:,}" if isinstance(maximum, int) else f"{maximum:g}"
+    raise ConfigError(
+        f"{label} must be at most {limit}, got {excerpt(value)}" + (f": {why}" if why else "")
+    )

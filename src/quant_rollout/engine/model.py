@@ -22,6 +22,7 @@ from .state import RolloutState
 from .transitions import Event, Verb
 
 __all__ = [
+    "MAX_VETO_WINDOW_SECONDS",
     "Epoch",
     "OperatorResult",
     "RolloutAction",
@@ -32,6 +33,10 @@ __all__ = [
     "Transition",
     "gate_proof_of",
 ]
+
+
+MAX_VETO_WINDOW_SECONDS = 366 * 86_400
+"""The longest veto window (a year and a day): a deadline must stay a date."""
 
 
 class RolloutAction(str, Enum):
@@ -101,8 +106,8 @@ class RolloutConfig:
 
     Raises:
         ConfigError: no stages, no stage 0, duplicate stage numbers, a kill switch of
-            the wrong type, or a negative/non-finite veto window. The message names
-            the field.
+            the wrong type, or a veto window that is negative, not finite or longer
+            than :data:`MAX_VETO_WINDOW_SECONDS`. The message names the field.
     """
 
     stages: Tuple[Stage, ...]
@@ -134,7 +139,13 @@ class RolloutConfig:
             raise ConfigError(f"a rollout needs a stage 0 (the baseline); got stages {nums!r}")
         if not isinstance(self.kill_switch, KillSwitch):
             raise ConfigError(f"kill_switch must be a KillSwitch, got {self.kill_switch!r}")
-        check_non_negative("Rollout", "veto_window_seconds", self.veto_window_seconds)
+        check_non_negative(
+            "Rollout",
+            "veto_window_seconds",
+            self.veto_window_seconds,
+            maximum=MAX_VETO_WINDOW_SECONDS,
+            why="a veto window longer than a year is a pause; use pause() instead",
+        )
         object.__setattr__(self, "stages", tuple(sorted(stages, key=lambda s: s.num)))
         object.__setattr__(self, "blackouts", parse_blackouts(self.blackouts))
         object.__setattr__(

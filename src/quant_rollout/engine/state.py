@@ -197,6 +197,10 @@ def state_from_json(raw: bytes, *, source: str = "state") -> RolloutState:
     """
     try:
         data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise CorruptStateError(
+            f"{source}: the state file is not valid JSON (nested too deeply). {RESTORE_ADVICE}"
+        ) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise CorruptStateError(
             f"{source}: the state file is not valid JSON ({exc}). {RESTORE_ADVICE}"

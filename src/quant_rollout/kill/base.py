@@ -149,6 +149,7 @@ class _Target:
 
 _DEFAULT_FALSE_KILL_PROB = 0.05
 _DEFAULT_HORIZON = 2000
+_MAX_HORIZON = 10_000  # solving the threshold grows with it (issue 9: 1e9 took minutes)
 _MAX_ARL0 = 1e15
 
 
@@ -177,7 +178,15 @@ def _target(
     if false_kill_prob is not None:
         _open_fraction(owner, "false_kill_prob", false_kill_prob)
     if horizon is not None:
-        check_int(owner, "horizon", horizon, minimum=1)
+        check_int(
+            owner,
+            "horizon",
+            horizon,
+            minimum=1,
+            maximum=_MAX_HORIZON,
+            why="its threshold would take minutes to compute, under the rollout's lock; "
+            "use trades_between_false_kills for longer runs",
+        )
     return _Target(
         None,
         _DEFAULT_HORIZON if horizon is None else horizon,

@@ -122,6 +122,8 @@ def parse_line(line: str, where: str) -> HistoryRecord:
     """Parse one line (without its newline). Raises HistoryError naming ``where``."""
     try:
         obj = json.loads(line)
+    except RecursionError:
+        raise HistoryError(f"{where}: not JSON (nested too deeply)") from None
     except ValueError as exc:
         raise HistoryError(f"{where}: not JSON ({exc})") from None
     if not isinstance(obj, dict) or set(obj) != set(_FIELDS):

@@ -98,7 +98,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from .._durations import format_duration, parse_duration
 from ..calendar import Rule, Schedule, Window, load_zone, parse_blackouts, parse_windows
 from ..engine.machine import RolloutConfig, Stage
-from ..errors import CalendarError, ConfigError, ConfigFileError
+from ..engine.model import MAX_VETO_WINDOW_SECONDS
+from ..errors import CalendarError, ConfigError, ConfigFileError, excerpt
 from ..kill import BUILTIN_CRITERIA, KillSwitch
 
 __all__ = [
@@ -261,6 +262,9 @@ class _Problems:
         )
 
 
+_TOO_DEEP = "nested too deeply (a configuration is a few levels deep)"
+
+
 def _tomllib() -> ModuleType:
     if sys.version_info >= (3, 11):
         import tomllib  # novermin: guarded by the version check above
@@ -281,6 +285,8 @@ def _parse_text(file: str, text: str, problems: _Problems) -> Optional[object]:
             problems.add(None, f"not valid JSON: {exc.msg}", line=exc.lineno, col=exc.colno)
         except _JsonValueError as exc:
             problems.add(None, f"not valid JSON: {exc}")
+        except RecursionError:
+            problems.add(None, f"not valid JSON: {_TOO_DEEP}")
         return None
     try:
         toml = _tomllib()
@@ -294,6 +300,9 @@ def _parse_text(file: str, text: str, problems: _Problems) -> Optional[object]:
     try:
         parsed: object = toml.loads(text)
         return parsed
+    except RecursionError:
+        problems.add(None, f"not valid TOML: {_TOO_DEEP}")
+        return None
     except toml.TOMLDecodeError as exc:
         msg = str(exc)
         m = _PARSER_POSITION.search(msg)
@@ -460,10 +469,18 @@ def _state_path(value: object, file: str, problems: _Problems) -> Optional[Path]
 
 def _veto_window(value: object, problems: _Problems) -> Optional[float]:
     try:
-        return parse_duration(value)
+        seconds = parse_duration(value)
     except ValueError as exc:
         problems.add("veto_window", str(exc))
         return None
+    if seconds > MAX_VETO_WINDOW_SECONDS:
+        problems.add(
+            "veto_window",
+            f"at most {format_duration(MAX_VETO_WINDOW_SECONDS)} (a longer window is a "
+            f"pause: use `quant-rollout pause`), got {excerpt(value)}",
+        )
+        return None
+    return seconds
 
 
 def _calendar(

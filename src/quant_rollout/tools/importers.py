@@ -864,6 +864,9 @@ def _read_jsonl(sink: _Sink, pnl: Optional[str], size: Optional[str], time: Opti
                 where = f"line {line}"
                 try:
                     fields = json.loads(text)
+                except RecursionError:
+                    sink.bad(line, where, _BadRowError("is not valid JSON (nested too deeply)"))
+                    continue
                 except ValueError as exc:
                     reason = getattr(exc, "msg", str(exc))
                     sink.bad(line, where, _BadRowError(f"is not valid JSON ({reason})"))
@@ -951,6 +954,8 @@ def _freqtrade_document(sink: _Sink, hint: str) -> Any:
             raise sink.fail(f"{member} in the zip is not UTF-8 text ({exc.reason})") from None
         try:
             return json.loads(text)
+        except RecursionError:
+            raise sink.fail(f"{member} in the zip is not valid JSON (nested too deeply)") from None
         except ValueError as exc:
             raise sink.fail(f"{member} in the zip is not valid JSON ({_brief(exc)})") from None
     with _open_text(sink) as stream:
@@ -962,6 +967,8 @@ def _freqtrade_document(sink: _Sink, hint: str) -> Any:
             raise sink.fail(
                 f"is not valid JSON ({_brief(exc)}){hint}{more if hint else ''}"
             ) from None
+        except RecursionError:
+            raise sink.fail(f"is not valid JSON (nested too deeply){hint}") from None
 
 
 def _results_member(sink: _Sink, members: Sequence[str]) -> str:
