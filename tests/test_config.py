@@ -606,5 +606,5 @@ def test_deeply_nested_configuration_is_a_config_error_not_a_recursion_error(
 ) -> None:
     path = tmp_path / f"r{suffix}"
     path.write_text(text)
-    with pytest.raises(ConfigFileError, match="nested too deeply|not valid"):
+    with pytest.raises(ConfigFileError, match=r"nested too deeply|not valid"):
         load_config(path)

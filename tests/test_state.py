@@ -293,5 +293,5 @@ def test_save_then_load_round_trips_through_the_atomic_leaf(tmp_path: Path) -> N
 
 
 def test_a_deeply_nested_state_file_is_corrupt_not_a_recursion_error() -> None:
-    with pytest.raises(CorruptStateError, match="nested too deeply.*restore"):
+    with pytest.raises(CorruptStateError, match=r"nested too deeply.*restore"):
         state_from_json(b"[" * 100_000)
