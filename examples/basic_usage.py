@@ -53,6 +53,10 @@ class FakeBot:
 
 
 def build_rollout(state_path: Path, clock: ManualClock) -> Rollout:
+    """The README's rollout, with two values shortened so that three simulated days
+    show every step: ``min_days_after_prev`` 0.5 (README: 14) and the kill switch's
+    ``wr_threshold`` 0.45 (README: 0.55; this fake bot wins 70%, and a 30-trade window
+    of a 70% bot dips under 55% often enough to kill it in a short demo)."""
     stages = [
         Stage(num=0, params={"max_entry_price": 0.30}, name="baseline"),
         Stage(
@@ -81,22 +85,21 @@ def build_rollout(state_path: Path, clock: ManualClock) -> Rollout:
 def main() -> None:
     clock = ManualClock("2026-05-01T00:00:00Z")
     bot = FakeBot(clock)
-    state_path = Path(tempfile.mkdtemp(prefix="qr-basic-")) / "rollout_state.json"
-    rollout = build_rollout(state_path, clock)
-    bot.apply_config(rollout.params())
-
-    for _minute in range(3 * 24 * 60):  # three days, one tick a minute
-        bot.trade_for_a_minute()
-        decision = rollout.tick(bot.recent_closed_trades())
-        if decision.action in (RolloutAction.ADVANCE, RolloutAction.VETO_EXPIRED):
-            bot.apply_config(decision.params)
-            bot.send_alert(f"now at stage {decision.to_stage}: {decision.params}")
-        elif decision.action is RolloutAction.KILL_TRIPPED:
-            bot.apply_config(decision.params)  # stage 0's params
-            bot.send_alert(f"KILL: {decision.reason}")
-        elif decision.action is RolloutAction.VETO_OPEN and decision.changed:
-            bot.send_alert(f"advance to stage {decision.to_stage} pending; veto within 30 min")
-        clock.advance(minutes=1)
+    with tempfile.TemporaryDirectory(prefix="qr-basic-") as folder:
+        rollout = build_rollout(Path(folder) / "rollout_state.json", clock)
+        bot.apply_config(rollout.params())
+        for _minute in range(3 * 24 * 60):  # three days, one tick a minute
+            bot.trade_for_a_minute()
+            decision = rollout.tick(bot.recent_closed_trades())
+            if decision.apply:  # a gate's advance, an operator's move, or a kill
+                bot.apply_config(decision.params)
+            if decision.action is RolloutAction.KILL_TRIPPED:
+                bot.send_alert(f"KILL: {decision.reason}")
+            elif decision.apply:
+                bot.send_alert(f"now at stage {decision.to_stage}: {decision.params}")
+            elif decision.action is RolloutAction.VETO_OPEN and decision.changed:
+                bot.send_alert(f"advance to stage {decision.to_stage} pending; veto within 30 min")
+            clock.advance(minutes=1)
 
     print(f"{len(bot.closed)} trades in three days; alerts sent:")
     for alert in bot.alerts:

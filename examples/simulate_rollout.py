@@ -49,8 +49,11 @@ def show(label: str, d: RolloutDecision) -> None:
 
 
 def main() -> None:
-    folder = Path(tempfile.mkdtemp(prefix="qr-demo-"))
-    state_path = folder / "rollout_state.json"
+    with tempfile.TemporaryDirectory(prefix="qr-demo-") as folder:  # removed on exit
+        run(Path(folder) / "rollout_state.json")
+
+
+def run(state_path: Path) -> None:
     clock = ManualClock("2026-05-01T09:00:00Z")
     rollout = Rollout(STAGES, KILL, state_path, veto_window_seconds=300, clock=clock)
     trades: list[TradeOutcome] = []
@@ -98,7 +101,7 @@ def main() -> None:
     print(f"History ({len(events)} events, chain ok: {no_window.verify_history().ok}):")
     for event in events:
         print(f"  {event.seq:2d} {event.at[11:19]} {event.event:<13} {event.reason}")
-    print(f"\nState file: {state_path}")
+    print(f"\nState file: {state_path} (a temporary folder, removed on exit)")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from helpers import T0_NOON_ISO
 from quant_rollout import ManualClock, Rollout, RolloutAction, TradeOutcome
 from quant_rollout.storage.history import read_history
 from quant_rollout.tools.cli import main
-from quant_rollout.tools.config import EXAMPLE_CONFIG
+from quant_rollout.tools.config import EXAMPLE_CONFIG, load_config
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -549,7 +549,7 @@ def test_history_table_and_json(cfg: Path, capsys: pytest.CaptureFixture[str]) -
     lines = out.splitlines()
     assert lines[0].split() == ["#", "time", "(UTC)", "event", "stage", "reason"]
     assert "1  2026-05-01T12:00:00Z  start" in out
-    assert "veto_open  0→0    gate passed; veto window opened" in out
+    assert "veto_open  0→1    gate passed; veto window opened" in out  # as replay shows it
     assert "4m00s ago" in out
     assert "note: wait for the weekend" in out
     assert f"by owner@{socket.gethostname()}" in out
@@ -921,8 +921,11 @@ def test_without_matplotlib_only_the_plot_is_missing(cfg: Path) -> None:
     )
     assert result.returncode == 2, result.stderr
     assert "pip install 'quant-rollout[plot]'" in result.stderr
+    assert "the replay above is complete" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (cfg.parent / "out.png").exists()
+    # the timeline and the summary were printed all the same (twice: without --plot too)
+    assert result.stdout.count("final: stage") == 2
 
 
 @pytest.mark.parametrize(
@@ -1231,3 +1234,21 @@ def test_status_and_verify_work_for_a_user_who_cannot_write(tmp_path: Path) -> N
         ]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_init_scales_the_drawdown_limit_to_the_stakes_of_given_trades(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    trades = tmp_path / "btc.csv"
+    rows = [f"2026-05-01T00:{i:02d}:00Z,{-0.0004 if i % 2 else 0.0005},0.001" for i in range(40)]
+    trades.write_text("timestamp,pnl,size\n" + "\n".join(rows) + "\n")
+    code, out, err = run(capsys, "init", "bot.toml", "--trades", str(trades))
+    assert code == 0, err
+    assert "drawdown limit 0.01: 10 times the median size (0.001) of the 40 trades" in out
+    text = (tmp_path / "bot.toml").read_text(encoding="utf-8")
+    assert 'kind = "max_drawdown"\nloss = 0.01  # 10 typical stakes of btc.csv\n' in text
+    assert run(capsys, "validate", "bot.toml")[0] == 0
+    loaded = load_config(tmp_path / "bot.toml")
+    drawdown = next(c for c in loaded.kill_switch.criteria if c.kind == "max_drawdown")
+    assert drawdown.loss == 0.01

@@ -6,7 +6,7 @@ import argparse
 import sys
 import textwrap
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 from ...errors import ConfigFileError
 from ..config import EXAMPLE_CONFIG, LoadedConfig, as_loaded_config, format_duration, load_config
@@ -30,6 +30,7 @@ from .describe import (
 )
 from .source import (
     _import_factory,
+    _read_trades,
     _Source,
     _source,
 )
@@ -102,8 +103,47 @@ def _cmd_init(args: argparse.Namespace) -> int:
         raise _CommandError(f"{path} is a folder; give a file name such as {path / DEFAULT_CONFIG}")
     if path.exists() and not args.force:
         raise _CommandError(f"{path} exists; pass --force to overwrite it", EXIT_REFUSED)
+    text = EXAMPLE_CONFIG
+    if args.trades is not None:
+        text, note = _scaled_to_trades(text, args)
+        _out(note)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(EXAMPLE_CONFIG, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     _out(f"wrote {path}: edit its stages and kill switch, then run")
     _out(f"  {PROG} validate {path}")
     return EXIT_OK
+
+
+_DRAWDOWN_STAKES = 10
+"""``init --trades``: the drawdown limit, in typical (median) stakes."""
+
+
+def _scaled_to_trades(text: str, args: argparse.Namespace) -> Tuple[str, str]:
+    """The example configuration with its money limits scaled to the trades' stakes.
+
+    The example's drawdown limit (25, account currency) can never fire on a bot that
+    stakes 0.001 BTC; ten typical stakes is a limit that can.
+    """
+    history = _read_trades(args.trades, args)
+    sizes = sorted(t.size for t in history.trades if t.size > 0)
+    if not sizes:
+        raise _CommandError(
+            f"--trades {args.trades}: no trade with a size above 0 to scale the limits by"
+        )
+    stake = sizes[len(sizes) // 2]
+    loss = float(f"{_DRAWDOWN_STAKES * stake:.3g}")
+    daily = float(f"{2 * _DRAWDOWN_STAKES * stake:.3g}")
+    old = 'kind = "max_drawdown"\nloss = 25.0\n'
+    if old not in text:  # pragma: no cover - the template and this function move together
+        raise _CommandError("the example configuration has no drawdown limit to scale")
+    text = text.replace(
+        old,
+        f'kind = "max_drawdown"\nloss = {loss!r}  # {_DRAWDOWN_STAKES} '
+        f"typical stakes of {Path(args.trades).name}\n",
+    )
+    text = text.replace("with `loss = 50` (per UTC day)", f"with `loss = {daily:g}` (per UTC day)")
+    note = (
+        f"drawdown limit {loss:g}: {_DRAWDOWN_STAKES} times the median size ({stake:g}) of "
+        f"the {len(history.trades)} trades in {args.trades}"
+    )
+    return text, note

@@ -105,6 +105,17 @@ def _stage_label(rollout: Rollout, num: Optional[int]) -> str:
         return str(num)
 
 
+def _stages_of(record: HistoryRecord, arrow: str) -> str:
+    """``0→1``: a veto window shows the stage it leads to, as a tick's decision does
+    (and `replay`), though the rollout stays where it is until the window closes."""
+    to = record.to_stage
+    if record.event == "veto_open":
+        pending = record.state.get("advance_pending_to")
+        if isinstance(pending, int):
+            to = pending
+    return f"{record.from_stage}{arrow}{to}"
+
+
 def _move(rollout: Rollout, from_stage: int, to_stage: int) -> str:
     """``1 (canary) → 2 (full)``."""
     return f"{_stage_label(rollout, from_stage)} {_arrow()} {_stage_label(rollout, to_stage)}"

@@ -29,6 +29,7 @@ from .describe import (
     _dump,
     _reason,
     _record_json,
+    _stages_of,
     _verification_json,
 )
 from .source import (
@@ -95,7 +96,7 @@ def _history_table(rollout: Rollout, records: Sequence[HistoryRecord], now_us: i
     arrow = _arrow()
     seq_w = max(3, max(len(str(r.seq)) for r in records))
     event_w = max(5, max(len(r.event) for r in records))
-    stages = [f"{r.from_stage}{arrow}{r.to_stage}" for r in records]
+    stages = [_stages_of(r, arrow) for r in records]
     stage_w = max(5, max(len(s) for s in stages))
     time_w = 20
     left = seq_w + 2 + time_w + 2 + event_w + 2 + stage_w + 2

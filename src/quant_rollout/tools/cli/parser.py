@@ -374,7 +374,7 @@ def _parser() -> argparse.ArgumentParser:
     it = add(
         "init",
         "write a commented example configuration",
-        ["debug"],
+        ["debug", "trades"],
         "Write a commented example configuration to edit.",
     )
     it.add_argument(
@@ -385,6 +385,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"where to write it (default: {DEFAULT_CONFIG})",
     )
     it.add_argument("--force", action="store_true", help="overwrite an existing file")
+    it.add_argument(
+        "--trades",
+        metavar="FILE",
+        help="a trade history: scale the money limits to its typical stake",
+    )
     it.set_defaults(run=_cmd_init)
 
     wa = add(

@@ -95,13 +95,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         visible_at=args.visible_at,
     )
     plotted = None
+    no_plot: Optional[str] = None
     if args.plot is not None:
         from ..plot import plot_replay  # matplotlib itself is imported by plot_replay
 
         try:
             plotted = plot_replay(result, args.plot)
         except ImportError as exc:
-            raise _CommandError(_one_line(str(exc))) from exc
+            # The replay itself needs no extra: show it, then say what the plot needs.
+            no_plot = f"--plot: {_one_line(str(exc))}; the replay above is complete"
     if args.json:
         data = result.to_dict()
         data["skipped_rows"] = [dataclasses.asdict(s) for s in history.skipped]
@@ -117,6 +119,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         }
         data["plot"] = None if plotted is None else str(plotted)
         _dump(data)
+        if no_plot is not None:
+            raise _CommandError(no_plot)
         return EXIT_OK
     _out(_detected(history))
     _out()
@@ -130,4 +134,6 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         )
     if plotted is not None:
         _out(f"plot written to {plotted}")
+    if no_plot is not None:
+        raise _CommandError(no_plot)
     return EXIT_OK

@@ -32,6 +32,7 @@ from .describe import (
     _record_json,
     _stage_json,
     _stage_label,
+    _stages_of,
 )
 from .source import (
     _read_trades,
@@ -209,7 +210,7 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
         e = st.last_event
         add(
             "last",
-            f"#{e.seq} {e.event} {e.from_stage}{arrow}{e.to_stage} "
+            f"#{e.seq} {e.event} {_stages_of(e, arrow)} "
             f"{_when(e.at, now)}: {_reason(rollout, e)}" + (f" (by {e.actor})" if e.actor else ""),
         )
     target = None
