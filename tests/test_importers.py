@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quant_rollout.errors import InvalidTradeError, TradeFileError
+from quant_rollout.errors import TradeFileError
 from quant_rollout.tools.importers import (
     FORMATS,
     SkippedRow,
@@ -974,9 +974,3 @@ def test_deeply_nested_json_is_a_trade_file_error(tmp_path: Path, name: str, fmt
     path.write_text('{"pnl": ' * 100_000 + "1" + "}" * 100_000 + "\n")
     with pytest.raises(TradeFileError, match="nested too deeply"):
         read_trades(path, format=fmt)
-
-
-def test_a_trade_in_the_last_year_of_the_calendar_is_refused() -> None:
-    with pytest.raises(InvalidTradeError, match="outside the years 1-9998"):
-        TradeOutcome(1.0, 1.0, "9999-12-31T23:00:00Z")
-    assert TradeOutcome(1.0, 1.0, "9998-12-31T23:00:00Z").instant_us > 0

@@ -798,3 +798,17 @@ def test_the_engine_says_when_time_alone_changes_a_decision() -> None:
     )
     assert next_time_change(config, pending, now) == round((now / 1e6 + 600.0000004) * 1e6)
     assert next_time_change(config, dataclasses.replace(state, paused=True), now) is None
+
+
+def test_trades_on_the_last_day_of_the_calendar_replay_to_its_end() -> None:
+    # A veto window opened at 9999-12-31 23:58 closes after the calendar ends: the
+    # replay stops at its last instant instead of crashing (issue 9).
+    config = RolloutConfig(
+        (Stage(0, {}), Stage(1, {}, Gate(min_n=1))), lenient_kill(), veto_window_seconds=1800
+    )
+    result = replay(
+        [trade("9999-12-31T23:58:00Z", 1.0), trade("9999-12-31T23:59:59Z", -1.0)], config
+    )
+    assert [e.event for e in result.timeline] == ["veto_open"]
+    assert result.state.advance_pending_to == 1
+    assert "final: stage 0" in format_summary(result)

@@ -283,8 +283,10 @@ class Rollout:
             state = txn.state
             self.config.check_state(state, self.store.source)
             evidence = self._evidence(seq, state)
-            last = getattr(txn, "last_event", None)
-            step = decide(self.config, state, evidence, now, cause=_cause(last, state))
+            cause = None
+            if state.delivered_stage != state.current_stage:  # what moved it, for the bot
+                cause = _cause(getattr(txn, "last_event", None), state)
+            step = decide(self.config, state, evidence, now, cause=cause)
             txn.commit(step.transitions)
         decision = step.decision
         if getattr(txn, "recovered", False) and not decision.changed:

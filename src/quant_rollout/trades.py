@@ -44,9 +44,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US_PER_S = 1_000_000
 _MIN_US = -62_135_596_800 * _US_PER_S  # 0001-01-01T00:00:00Z
 _MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
-# A trade leaves room for a year of windows after it (a veto window is at most 366
-# days): a 9999-12-31 trade crashed replay when its window's deadline left the calendar.
-_LAST_TRADE_US = 253_370_764_799_999_999  # 9998-12-31T23:59:59.999999Z
 
 # ISO 8601 as bots write it: date, 'T' or a space, time with optional fraction of any
 # length, then 'Z', '+hh:mm', '+hhmm', '+hh', '+hh:mm:ss[.ffffff]' (as isoformat()
@@ -199,11 +196,10 @@ class TradeOutcome:
             instant = parse_instant(self.timestamp)
         except (ValueError, OverflowError) as exc:
             raise InvalidTradeError(f"timestamp cannot be read: {exc}") from None
-        if not _MIN_US <= instant <= _LAST_TRADE_US:
+        if not _MIN_US <= instant <= _MAX_US:
             hint = " (milliseconds given as seconds?)" if instant > _MAX_US else ""
             raise InvalidTradeError(
-                f"timestamp {excerpt(self.timestamp, 40)} is outside the years 1-9998{hint}: "
-                "a rollout needs the year after a trade for its windows and ticks"
+                f"timestamp {self.timestamp!r} is outside the years 1-9999{hint}"
             )
         object.__setattr__(self, "instant_us", instant)
 

@@ -154,7 +154,12 @@ class _Transaction:
     loaded: RolloutState
     persist: Callable[[List[str], RolloutState], None]
     recovered: bool = False
-    last_event: Optional[HistoryRecord] = None
+    last: Callable[[], Optional[HistoryRecord]] = lambda: None
+
+    @property
+    def last_event(self) -> Optional[HistoryRecord]:
+        """The history's last record (read when asked: most ticks never ask)."""
+        return self.last()
 
     @property
     def state(self) -> RolloutState:
@@ -196,7 +201,7 @@ class JsonFileStore:
             state, tail, stale = self._load(repair=True)
             if stale:
                 self._write_state(state, _RECORDED)
-            yield _Transaction(state, self._persist, recovered=stale, last_event=tail)
+            yield _Transaction(state, self._persist, recovered=stale, last=lambda: tail)
 
     def read(self) -> Tuple[RolloutState, Optional[HistoryRecord]]:
         """The state (rolled forward in memory if behind) and the last record.
@@ -504,8 +509,7 @@ class MemoryStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
-        _state, last = self.read()
-        yield _Transaction(self.state, self._persist, last_event=last)
+        yield _Transaction(self.state, self._persist, last=lambda: self.read()[1])
 
     def read(self) -> Tuple[RolloutState, Optional[HistoryRecord]]:
         tail = parse_line(self.lines[-1], "<memory>") if self.lines else None

@@ -88,6 +88,9 @@ __all__ = [
     "replay",
 ]
 
+_END_OF_TIME_US = parse_instant("9999-12-31T23:59:59.999999Z")
+"""The last instant a ``datetime`` holds; replay never ticks after it."""
+
 CLOSE_TIME_KEYS = ("close_time", "exit_time", "close_date")
 """Metadata keys read, in this order, for a trade's closing time (``visible_at="close"``)."""
 
@@ -454,7 +457,9 @@ def replay(
         )
         if deadline is not None:
             candidates.append(deadline)
-        now = min(candidates) if candidates else None
+        # Time ends at 9999-12-31: a later tick (a 9999-12-31 trade's window) stops there.
+        later = [min(c, _END_OF_TIME_US) for c in candidates if min(c, _END_OF_TIME_US) > now]
+        now = min(later) if later else None
 
     if progress is not None and reported < total:
         progress(total, total)
