@@ -21,7 +21,7 @@ from quant_rollout.arms.evidence import (
 from quant_rollout.errors import ConfigError, CorruptStateError, InvalidTradeError
 from quant_rollout.kill import KillSwitch, MaxConsecutiveLosses
 from quant_rollout.metrics import compute_metrics
-from quant_rollout.trades import TradeOutcome
+from quant_rollout.trades import MIN_NONZERO_SIZE, TradeOutcome
 
 T0 = 1_700_000_000
 
@@ -364,7 +364,8 @@ def test_a_corrupt_snapshot_is_refused_naming_the_field(change: Any, message: st
         st.tuples(
             st.sampled_from(["control", "cheap", "dear"]),
             st.floats(-10.0, 10.0, allow_nan=False),
-            st.floats(0.0, 20.0),
+            # 0, or a size a trade accepts (at least MIN_NONZERO_SIZE)
+            st.one_of(st.just(0.0), st.floats(MIN_NONZERO_SIZE, 20.0)),
         ),
         max_size=32,  # at most 32 waiting: every possible pair forms
     )
