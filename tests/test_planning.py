@@ -36,6 +36,7 @@ from quant_rollout.gates import BettingScan, PlanContext
 from quant_rollout.kill import KillModel, MaxConsecutiveLosses, MaxDrawdown, WinRateCusum
 from quant_rollout.kill.models import Drawdown, LossChain
 from quant_rollout.metrics import MetricsAccumulator
+from quant_rollout.planning import plan as plan_config
 from quant_rollout.planning.exact import chain_alarm_cdf as _chain_alarm_cdf
 from quant_rollout.planning.runs import Bernoulli as _Bernoulli
 from quant_rollout.planning.runs import Bootstrap as _Bootstrap
@@ -582,7 +583,7 @@ def test_bad_arguments_raise_config_error(kwargs: Any, match: str) -> None:
         plan(_seed_config(), **kwargs)
 
 
-def test_accepts_a_rollout_and_a_loaded_config_but_not_a_path(tmp_path: Path) -> None:
+def test_plan_takes_a_path_and_the_planner_takes_configurations(tmp_path: Path) -> None:
     path = tmp_path / "rollout.toml"
     path.write_text((ROOT / "examples" / "seed_0.1.toml").read_text("utf-8"), "utf-8")
     loaded = load_config(path)
@@ -592,12 +593,40 @@ def test_accepts_a_rollout_and_a_loaded_config_but_not_a_path(tmp_path: Path) ->
     assert reports[0].source == str(path)
     for report in reports:
         assert report.transitions[0].rows[0].probability == pytest.approx(0.46516594680, abs=1e-10)
-    # The planner does no I/O: a file is read first (the CLI does; so can the caller).
+    # quant_rollout.plan reads a file's path (in the tools layer), as 0.2 did ...
+    for named in (path, str(path)):
+        report = plan(named, **kwargs)
+        assert report.source == str(path)
+        assert report == reports[0]
+    # ... while the planner below the tools does no I/O: it takes configurations only.
     for named in (path, str(path)):
         with pytest.raises(ConfigError, match=r"not a file name .*load_config"):
-            plan(named, **kwargs)
+            plan_config(named, **kwargs)
+    assert plan_config(loaded, **kwargs) == reports[0]
     with pytest.raises(ConfigError, match="plan"):
         plan(42)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"missing\.toml: no such file"):
+        plan(tmp_path / "missing.toml", **kwargs)
+
+
+def test_progress_is_told_every_row_and_changes_nothing() -> None:
+    config = RolloutConfig(
+        (Stage(0, {}), Stage(1, {}, Gate(min_n=50, min_win_rate=0.55, confidence=0.95))),
+        KillSwitch(),
+    )
+    calls: List[Any] = []
+    kwargs: Any = {"win_rates": [0.5, 0.6], "horizon": 200, "paths": 250}
+    told = plan(config, progress=lambda *a: calls.append(a), **kwargs)
+    assert told == plan(config, **kwargs)
+    rows = list(dict.fromkeys(label for label, _, _ in calls))
+    assert len(rows) >= 2
+    for row in rows:
+        assert [(d, t) for r, d, t in calls if r == row] == [
+            (0, 250),
+            (100, 250),
+            (200, 250),
+            (250, 250),
+        ]
 
 
 # ----------------------------------------------------------------------------- format_plan

@@ -88,7 +88,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # mypy and editors see the planner's names as if imported above
-    from .planning import Payoff, PlanReport, format_plan, plan
+    from .planning import Payoff, PlanReport, format_plan
+    from .tools.plan_file import plan
 
 
 def __getattr__(name: str) -> Any:
@@ -99,9 +100,12 @@ def __getattr__(name: str) -> Any:
     """
     if name not in ("Payoff", "PlanReport", "format_plan", "plan"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import planning
+    if name == "plan":  # the planner, and a configuration file's path read first
+        from .tools import plan_file as home
+    else:
+        from . import planning as home  # type: ignore[no-redef]
 
-    value = getattr(planning, name)
+    value = getattr(home, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

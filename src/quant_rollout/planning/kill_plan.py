@@ -20,7 +20,7 @@ from ..kill.models import DailyLoss, Drawdown, EvCusum, LossChain
 from .exact import chain_alarm_cdf, window_least_wins
 from .payoff import Payoff
 from .report import EXACT, MONTE_CARLO, KillPlan, PlanRow, cdf_from_times
-from .runs import Bootstrap, KillScan, KillTables, simulate
+from .runs import Bootstrap, KillScan, KillTables
 from .scans import (
     CriterionKillScan,
     CusumScan,
@@ -244,13 +244,8 @@ def _ev_rows(
     returns, sizes = setting.sample
     for ev in evs:
         rule = KillTables([list(boot_scans[i]) for i in live], _fresh(scans))
-        found = simulate(
-            functools.partial(Bootstrap, returns, sizes, ev),
-            rule,
-            horizon,
-            setting.paths,
-            setting.seed,
-            f"kill ev {ev!r}",
+        found = setting.simulate(
+            functools.partial(Bootstrap, returns, sizes, ev), rule, f"kill ev {ev!r}"
         )
         cdf_of = dict(zip(live, (cdf_from_times(t, horizon) for t in found)))
         never = [0.0] * (horizon + 1)
@@ -301,13 +296,8 @@ def plan_kills(
             if simulated:
                 scans = {k: v for i in simulated for k, v in keyed[i][0].items()}
                 rule = KillTables([list(keyed[i][0]) for i in simulated], _fresh(scans))
-                found = simulate(
-                    setting.bernoulli(p, sums=sums, trades=trades),
-                    rule,
-                    horizon,
-                    setting.paths,
-                    setting.seed,
-                    f"kill win rate {p!r}",
+                found = setting.simulate(
+                    setting.bernoulli(p, sums=sums, trades=trades), rule, f"kill win rate {p!r}"
                 )
                 for i, times in zip(simulated, found):
                     cdfs[i], method[i] = cdf_from_times(times, horizon), MONTE_CARLO

@@ -16,6 +16,7 @@ from .gate_plan import plan_gate
 from .kill_plan import plan_kills
 from .payoff import Payoff
 from .report import PlanReport
+from .runs import Progress
 from .setting import PlanSetting
 
 if TYPE_CHECKING:  # imported lazily at run time: the shell sits above us
@@ -109,6 +110,7 @@ def plan(
     paths: int = DEFAULT_PATHS,
     seed: int = 0,
     calendar_from: Optional[TimestampLike] = None,
+    progress: Optional[Progress] = None,
 ) -> PlanReport:
     """What a rollout configuration will do: every gate and the kill switch, level by level.
 
@@ -136,6 +138,9 @@ def plan(
             operator hours) are measured starts: each transition then notes the wait
             they add (:mod:`.calendar_notes`). Default: now, from the system clock;
             only read when the configuration has a calendar.
+        progress: called as ``progress(row, runs_done, runs_in_row)`` while Monte Carlo
+            rows are simulated (``quant-rollout plan`` draws a progress line with it);
+            it does not change the report.
 
     Returns:
         A :class:`PlanReport`; print it with :func:`format_plan`.
@@ -186,7 +191,7 @@ def plan(
     elif not isinstance(payoff, Payoff):
         raise ConfigError(f"payoff must be a Payoff, got {payoff!r}")
 
-    setting = PlanSetting(config, payoff, horizon_, tpd, paths_, seed_, sample)
+    setting = PlanSetting(config, payoff, horizon_, tpd, paths_, seed_, sample, progress)
     transitions = tuple(
         plan_gate(setting, a, b, rates, evs) for a, b in zip(config.stages, config.stages[1:])
     )

@@ -33,17 +33,25 @@ from typing import (
 from .payoff import Payoff
 
 __all__ = [
+    "PROGRESS_EVERY",
     "Bernoulli",
     "Bootstrap",
     "GateRule",
     "GateScan",
     "KillScan",
     "KillTables",
+    "Progress",
     "Rule",
     "Run",
     "Source",
     "simulate",
 ]
+
+Progress = Callable[[str, int, int], None]
+"""Told (row label, runs done, runs in the row) as a Monte Carlo row is simulated."""
+
+PROGRESS_EVERY = 100
+"""Runs between two calls of a :data:`Progress` function."""
 
 # Monte Carlo runs are scanned in growing chunks so a run stops soon after its event.
 _FIRST_CHUNK, _MAX_CHUNK = 32, 1024
@@ -290,15 +298,28 @@ def simulate(
     paths: int,
     seed: int,
     label: str,
+    progress: Optional[Progress] = None,
 ) -> List[List[Optional[int]]]:
     """Trades until the rule fires on each of ``paths`` runs: one list per kill table
-    (a single list for a gate)."""
+    (a single list for a gate).
+
+    ``progress(label, done, paths)`` is called before the first run, every
+    :data:`PROGRESS_EVERY` runs and after the last.
+    """
     base = _seed_of(seed, label)
     source = make_source()
-    if isinstance(rule, KillTables):
-        out: List[List[Optional[int]]] = [[] for _ in rule.tables]
-        for i in range(paths):
-            for times, t in zip(out, rule.times(Run(random.Random(base + i), source), horizon)):
-                times.append(t)
-        return out
-    return [[rule.time(Run(random.Random(base + i), source), horizon) for i in range(paths)]]
+    tables = len(rule.tables) if isinstance(rule, KillTables) else 1
+    out: List[List[Optional[int]]] = [[] for _ in range(tables)]
+    for first in range(0, paths, PROGRESS_EVERY):
+        if progress is not None:
+            progress(label, first, paths)
+        for i in range(first, min(paths, first + PROGRESS_EVERY)):
+            run = Run(random.Random(base + i), source)
+            if isinstance(rule, KillTables):
+                for times, t in zip(out, rule.times(run, horizon)):
+                    times.append(t)
+            else:
+                out[0].append(rule.time(run, horizon))
+    if progress is not None:
+        progress(label, paths, paths)
+    return out

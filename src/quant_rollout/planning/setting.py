@@ -3,12 +3,12 @@ the Monte Carlo settings, and how a row is made from simulated runs."""
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from ..engine.machine import RolloutConfig
 from .payoff import Payoff
 from .report import MONTE_CARLO, PlanRow, cdf_from_times, make_row
-from .runs import Bernoulli, Bootstrap, GateRule, Source, simulate
+from .runs import Bernoulli, Bootstrap, GateRule, KillTables, Progress, Rule, Source, simulate
 
 __all__ = ["PlanSetting"]
 
@@ -29,6 +29,7 @@ class PlanSetting:
         paths: int,
         seed: int,
         sample: Optional[Tuple[List[float], List[float]]],
+        progress: Optional[Progress] = None,
     ) -> None:
         self.config = config
         self.payoff = payoff
@@ -37,6 +38,13 @@ class PlanSetting:
         self.paths = paths
         self.seed = seed
         self.sample = sample
+        self.progress = progress
+
+    def simulate(
+        self, source: Callable[[], Source], rule: Union[Rule, KillTables], label: str
+    ) -> List[List[Optional[int]]]:
+        """The rule's times on ``paths`` runs of the source (:func:`~.runs.simulate`)."""
+        return simulate(source, rule, self.horizon, self.paths, self.seed, label, self.progress)
 
     def bernoulli(self, p: float, *, sums: bool, trades: bool) -> Callable[[], Source]:
         """A source of trades winning with probability ``p`` under the payoff."""
@@ -69,9 +77,7 @@ class PlanSetting:
         source: Optional[Callable[[], Source]] = None,
     ) -> PlanRow:
         """A row of a gate rule simulated ``paths`` times (bootstrap runs by default)."""
-        (times,) = simulate(
-            source or self.bootstrap(level), rule, self.horizon, self.paths, self.seed, label
-        )
+        (times,) = self.simulate(source or self.bootstrap(level), rule, label)
         return make_row(
             cdf_from_times(times, self.horizon),
             level=level,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any, List
+import sys
+import time
+from typing import Any, Callable, List, Optional, TextIO
 
 from ..config import load_config
 from .common import (
@@ -22,7 +24,71 @@ from .source import (
     _source,
 )
 
-__all__: list[str] = []
+__all__ = ["ProgressLine"]
+
+
+class ProgressLine:
+    """``quant-rollout plan``'s progress on a terminal: one line on stderr, redrawn.
+
+    Called as the planner's ``progress(row, runs_done, runs_in_row)``; it shows the
+    Monte Carlo rows finished, the row under way with its runs, the time so far and
+    the row's time left (from its pace so far). Redrawn at most every ``every``
+    seconds; :meth:`close` wipes it, so the report that follows starts on a clean line.
+    ``clock`` is injectable for tests (default ``time.monotonic``).
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        clock: Callable[[], float] = time.monotonic,
+        every: float = 0.2,
+    ) -> None:
+        self.stream = stream
+        self.clock = clock
+        self.every = every
+        self.began = clock()
+        self.row_began = self.began
+        self.drawn_at: Optional[float] = None
+        self.rows_done = 0
+        self.width = 0
+
+    def __call__(self, row: str, done: int, total: int) -> None:
+        now = self.clock()
+        if done == 0:
+            self.row_began = now
+        if done >= total:
+            self.rows_done += 1
+        elif self.drawn_at is not None and now - self.drawn_at < self.every:
+            return
+        left = ""
+        if 0 < done < total:
+            eta = (now - self.row_began) * (total - done) / done
+            left = f", ~{eta:.0f} s left in the row"
+        line = (
+            f"plan: {self.rows_done} Monte Carlo rows done; {row}: {done:,}/{total:,} runs; "
+            f"{now - self.began:.0f} s{left}"
+        )
+        self._draw(line)
+        self.drawn_at = now
+
+    def _draw(self, line: str) -> None:
+        self.stream.write("\r" + line.ljust(self.width))
+        self.stream.flush()
+        self.width = len(line)
+
+    def close(self) -> None:
+        """Wipe the line (if one was drawn)."""
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+            self.width = 0
+
+
+def _progress_line() -> Optional[ProgressLine]:
+    """A progress line when stderr is a terminal; None otherwise (pipes, files, tests)."""
+    stream = sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    return ProgressLine(stream) if isatty is not None and isatty() else None
 
 
 #
@@ -67,21 +133,27 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         payoff = Payoff.from_trades(history.trades, history.source)
     if args.stake is not None:
         payoff = dataclasses.replace(payoff or Payoff(source="given"), size=args.stake)
-    report = plan(
-        config,
-        win_rates=DEFAULT_WIN_RATES
-        if args.win_rates is None
-        else _numbers("--win-rates", args.win_rates),
-        horizon=args.horizon,
-        trades_per_day=args.trades_per_day,
-        trades=None if history is None else history.trades,
-        ev_levels=None if args.ev_levels is None else _numbers("--ev-levels", args.ev_levels),
-        payoff=payoff,
-        drop_to=args.drop_to,
-        paths=args.paths,
-        seed=args.seed,
-        calendar_from=_clock()(),  # the calendar's year starts now (QUANT_ROLLOUT_NOW)
-    )
+    rates = DEFAULT_WIN_RATES if args.win_rates is None else _numbers("--win-rates", args.win_rates)
+    evs = None if args.ev_levels is None else _numbers("--ev-levels", args.ev_levels)
+    progress = _progress_line()
+    try:
+        report = plan(
+            config,
+            win_rates=rates,
+            horizon=args.horizon,
+            trades_per_day=args.trades_per_day,
+            trades=None if history is None else history.trades,
+            ev_levels=evs,
+            payoff=payoff,
+            drop_to=args.drop_to,
+            paths=args.paths,
+            seed=args.seed,
+            calendar_from=_clock()(),  # the calendar's year starts now (QUANT_ROLLOUT_NOW)
+            progress=progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
     if args.json:
         _dump(report.to_dict())
     else:
