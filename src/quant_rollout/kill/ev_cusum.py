@@ -14,9 +14,9 @@ from ..gates import GateProof, Judgement, NotPlanned, PlanContext, PlanModel, Ve
 from ..stats import EvCusum as _EvCusumChart
 from ..stats import ev_cusum_threshold
 from ..trades import TradeOutcome
-from .base import BuiltInKillCriterion, Idle, KillTrackerBase, _owner_check, _Target, _target
+from .base import BuiltInKillCriterion, KillTrackerBase, _owner_check, _Target, _target
+from .levels import ProvedLevel
 from .models import EvCusum, KillModel
-from .win_rate_cusum import _no_level, _not_planned
 
 __all__ = ["EvPerDollarCusum"]
 
@@ -24,6 +24,20 @@ __all__ = ["EvPerDollarCusum"]
 # An ARL target is met by bootstrap as a chance within this many trades, assuming
 # (as holds closely for a CUSUM with a large ARL) that run lengths are exponential.
 _EV_ARL_HORIZON = 2000
+
+_LEVEL = ProvedLevel(
+    name="ev_per_dollar_cusum",
+    what="EV per dollar",
+    article="an",
+    bound="ev_per_dollar_lower",
+    kind="EV",
+    fmt=".4f",
+    plan_fmt="+.4f",
+    proof_note=(
+        "ev_per_dollar_cusum planned at expected {level:+.4f}, the EV bar of the gate "
+        "into the stage: the least it proves"
+    ),
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -157,45 +171,16 @@ class EvPerDollarCusum(BuiltInKillCriterion):
 
     def tracker(self, proof: Optional[GateProof]) -> KillTrackerBase:
         """A fresh chart for a window; idle when no expected level is known."""
-        expected = self.expected
-        if expected is None:
-            why = _no_level(proof, proof.ev_per_dollar_lower if proof else None, "EV per dollar")
-            if why is None:
-                assert proof is not None
-                assert proof.ev_per_dollar_lower is not None
-                expected = proof.ev_per_dollar_lower
-                if expected <= self.unacceptable:
-                    why = (
-                        f"the stage's gate proved an EV per dollar of at least {expected:.4f}, "
-                        f"not above the unacceptable {self.unacceptable:.4f}; set expected= "
-                        "to run it"
-                    )
-            if why is not None:
-                return Idle(why)
-        assert expected is not None
-        return _EvCusumTracker(self, expected)
+        return _LEVEL.tracker(
+            self.expected, proof, self.unacceptable, lambda level: _EvCusumTracker(self, level)
+        )
 
     def plan_model(self, context: PlanContext) -> PlanModel:
         """Fast Monte Carlo: the chart followed on the run's returns per dollar."""
-        notes: List[str] = []
-        expected = self.expected
-        if expected is None:
-            level = context.proof.ev_per_dollar_lower if context.proof else None
-            why = _not_planned(context, level)
-            if why is not None:
-                return NotPlanned(why)
-            assert level is not None
-            expected = level
-            notes.append(
-                f"ev_per_dollar_cusum planned at expected {expected:+.4f}, the EV bar of "
-                "the gate into the stage: the least it proves"
-            )
-        if expected <= self.unacceptable:
-            notes.append(
-                f"ev_per_dollar_cusum does not run: expected {expected:+.4f} is not above "
-                f"the unacceptable {self.unacceptable:+.4f}"
-            )
-            return NotPlanned(None, tuple(notes))
+        level = _LEVEL.planned(self.expected, context, self.unacceptable)
+        if isinstance(level, NotPlanned):
+            return level
+        expected, notes = level
         if self.sample_returns is None:
             notes.append(
                 f"ev_per_dollar_cusum calibrates on each stage's first {self.calibration_trades} "

@@ -5,42 +5,45 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import ClassVar, List, Optional, Tuple
+from typing import ClassVar, Optional, Tuple
 
 from ..gates import GateProof, Judgement, NotPlanned, PlanContext, PlanModel, Verdict
 from ..stats import BernoulliCusum, cusum_threshold
 from ..trades import TradeOutcome
 from .base import (
     BuiltInKillCriterion,
-    Idle,
     KillTrackerBase,
     _open_fraction,
     _owner_check,
     _Target,
     _target,
 )
+from .levels import ProvedLevel
 from .models import KillModel, LossChain
 
 __all__ = ["WinRateCusum"]
 
 
-_NO_GATE = (
-    "not run at a stage entered without a gate (stage 0, or promoted by hand): such "
-    "a stage proves nothing"
-)
-_PROVED_AT_RUN_TIME = (
-    "its expected level is what the stage proves when it passes its gate, known only "
-    "then; set expected= in the configuration to plan it"
-)
+def _snap(level: float) -> float:
+    # Rounded down to a hundredth: still a level the stage proved, and the threshold
+    # (about a second to solve) is then shared by nearby proofs.
+    return math.floor(level * 100 + 1e-9) / 100
 
 
-def _not_planned(context: PlanContext, level: Optional[float]) -> Optional[str]:
-    """Why a criterion whose level defaults to the stage's proof cannot be planned."""
-    if context.proof is None:
-        return _NO_GATE
-    if level is None:
-        return _PROVED_AT_RUN_TIME
-    return None
+_LEVEL = ProvedLevel(
+    name="win_rate_cusum",
+    what="win rate",
+    article="a",
+    bound="win_rate_lower",
+    kind="win-rate",
+    fmt=".3f",
+    plan_fmt=".3f",
+    snap=_snap,
+    proof_note=(
+        "win_rate_cusum planned at expected {level:.3f}, the bar of the gate into the "
+        "stage: the least it proves (the real level is its lower bound when it passes)"
+    ),
+)
 
 
 @functools.lru_cache(maxsize=256)
@@ -115,48 +118,16 @@ class WinRateCusum(BuiltInKillCriterion):
 
     def tracker(self, proof: Optional[GateProof]) -> KillTrackerBase:
         """A fresh chart for a window; idle when no expected level is known."""
-        expected = self.expected
-        if expected is None:
-            why = _no_level(proof, proof.win_rate_lower if proof else None, "win rate")
-            if why is None:
-                assert proof is not None
-                assert proof.win_rate_lower is not None
-                # Rounded down to a hundredth: still a level the stage proved, and the
-                # threshold (about a second to solve) is then shared by nearby proofs.
-                expected = math.floor(proof.win_rate_lower * 100 + 1e-9) / 100
-                if expected <= self.unacceptable:
-                    why = (
-                        f"the stage's gate proved a win rate of at least {expected:.3f}, not "
-                        f"above the unacceptable {self.unacceptable:.3f}; set expected= to "
-                        "run it"
-                    )
-            if why is not None:
-                return Idle(why)
-        assert expected is not None
-        return _WinRateCusumTracker(self, expected)
+        return _LEVEL.tracker(
+            self.expected, proof, self.unacceptable, lambda level: _WinRateCusumTracker(self, level)
+        )
 
     def plan_model(self, context: PlanContext) -> PlanModel:
         """Exact: the chart's Markov chain, at ``expected`` or the gate's bar."""
-        notes: List[str] = []
-        expected = self.expected
-        if expected is None:
-            why = _not_planned(context, context.proof.win_rate_lower if context.proof else None)
-            if why is not None:
-                return NotPlanned(why)
-            assert context.proof is not None
-            assert context.proof.win_rate_lower is not None
-            expected = context.proof.win_rate_lower
-            notes.append(
-                f"win_rate_cusum planned at expected {expected:.3f}, the bar of the gate "
-                "into the stage: the least it proves (the real level is its lower bound "
-                "when it passes)"
-            )
-        if expected <= self.unacceptable:
-            notes.append(
-                f"win_rate_cusum does not run: expected {expected:.3f} is not above the "
-                f"unacceptable {self.unacceptable:.3f}"
-            )
-            return NotPlanned(None, tuple(notes))
+        level = _LEVEL.planned(self.expected, context, self.unacceptable)
+        if isinstance(level, NotPlanned):
+            return level
+        expected, notes = level
         chart = BernoulliCusum(float(expected), float(self.unacceptable), self.threshold(expected))
         return KillModel(
             LossChain(chart.scores.win_units, chart.scores.loss_units, chart.threshold_units),
@@ -168,21 +139,6 @@ class WinRateCusum(BuiltInKillCriterion):
             detect=float(self.unacceptable),
             notes=tuple(notes),
         )
-
-
-def _no_level(proof: Optional[GateProof], level: Optional[float], what: str) -> Optional[str]:
-    if proof is None:
-        return (
-            f"no expected {what}: this stage was not entered through a gate (stage 0, or "
-            "promoted by hand), so it proved nothing; set expected= to run it here"
-        )
-    if level is None:
-        return (
-            f"the stage's gate proved no {what} (only a confidence gate with an "
-            f"{'EV' if what != 'win rate' else 'win-rate'} criterion does); set expected= "
-            "to run it"
-        )
-    return None
 
 
 class _WinRateCusumTracker(KillTrackerBase):
