@@ -262,6 +262,55 @@ def _ev_rows(
     return by_ev
 
 
+def _stage_models(setting: PlanSetting) -> Dict[StageKillModel, List[str]]:
+    """Each distinct stage kill model, with the labels of the stages that have it."""
+    config = setting.config
+    groups: Dict[StageKillModel, List[str]] = {}
+    for i, stage in enumerate(config.stages):
+        gate_in = None if i == 0 else stage.gate
+        model = stage_kill_model(config.kill_switch, gate_in, setting.payoff, setting.tpd)
+        groups.setdefault(model, []).append(stage.label)
+    return groups
+
+
+def _win_rate_rows(
+    setting: PlanSetting,
+    models: Sequence[StageKillModel],
+    rate_scans: Sequence[_Factories],
+    levels: Sequence[float],
+) -> Dict[float, List[PlanRow]]:
+    """Each model's row per true win rate: exact for a lone chain, else one shared
+    Monte Carlo per level."""
+    horizon = setting.horizon
+    sums = any(isinstance(k.shape, Drawdown) for m in models for k in m.models)
+    trades = any(m.simulated for m in models) or (
+        setting.tpd is not None
+        and any(isinstance(k.shape, DailyLoss) for m in models for k in m.models)
+    )
+    simulated = [i for i, m in enumerate(models) if not m.exact and m.text]
+    scans = {k: v for i in simulated for k, v in rate_scans[i].items()}
+    rows: Dict[float, List[PlanRow]] = {}
+    for p in levels:
+        cdfs = {i: _exact_cdf(setting, m, p) for i, m in enumerate(models) if i not in simulated}
+        if simulated:
+            rule = KillTables([list(rate_scans[i]) for i in simulated], _fresh(scans))
+            source = setting.bernoulli(p, sums=sums, trades=trades)
+            found = setting.simulate(source, rule, f"kill win rate {p!r}")
+            for i, times in zip(simulated, found):
+                cdfs[i] = cdf_from_times(times, horizon)
+        rows[p] = [
+            setting.kill_row(
+                cdfs[i], p, "win_rate", MONTE_CARLO if i in simulated else EXACT, m.tolerated
+            )
+            for i, m in enumerate(models)
+        ]
+    return rows
+
+
+def _detects(model: StageKillModel) -> List[float]:
+    return [k.detect for k in model.models if k.detect is not None]
+
+
 def plan_kills(
     setting: PlanSetting, rates: Sequence[float], evs: Sequence[float], drop: Optional[float]
 ) -> Tuple[KillPlan, ...]:
@@ -270,64 +319,27 @@ def plan_kills(
     The Monte Carlo tables of a level share their runs, and a criterion they share
     is followed once.
     """
-    config, payoff, tpd, horizon = setting.config, setting.payoff, setting.tpd, setting.horizon
-    kill = config.kill_switch
-    groups: Dict[StageKillModel, List[str]] = {}
-    for i, stage in enumerate(config.stages):
-        gate_in = None if i == 0 else stage.gate
-        model = stage_kill_model(kill, gate_in, payoff, tpd)
-        groups.setdefault(model, []).append(stage.label)
+    groups = _stage_models(setting)
     models = list(groups)
-    keyed = [_scans(setting, kill, m) for m in models]
-    sums = any(isinstance(k.shape, Drawdown) for m in models for k in m.models)
-    trades = any(m.simulated for m in models) or (
-        tpd is not None and any(isinstance(k.shape, DailyLoss) for m in models for k in m.models)
-    )
-    simulated = [i for i, m in enumerate(models) if not m.exact and m.text]
-
-    def win_rate_rows(levels: Sequence[float]) -> Dict[float, List[PlanRow]]:
-        rows: Dict[float, List[PlanRow]] = {}
-        for p in levels:
-            cdfs: Dict[int, List[float]] = {}
-            method: Dict[int, str] = {}
-            for i, m in enumerate(models):
-                if i not in simulated:
-                    cdfs[i], method[i] = _exact_cdf(setting, m, p), EXACT
-            if simulated:
-                scans = {k: v for i in simulated for k, v in keyed[i][0].items()}
-                rule = KillTables([list(keyed[i][0]) for i in simulated], _fresh(scans))
-                found = setting.simulate(
-                    setting.bernoulli(p, sums=sums, trades=trades), rule, f"kill win rate {p!r}"
-                )
-                for i, times in zip(simulated, found):
-                    cdfs[i], method[i] = cdf_from_times(times, horizon), MONTE_CARLO
-            rows[p] = [
-                setting.kill_row(cdfs[i], p, "win_rate", method[i], m.tolerated)
-                for i, m in enumerate(models)
-            ]
-        return rows
-
-    def detects(m: StageKillModel) -> List[float]:
-        return [k.detect for k in m.models if k.detect is not None]
-
-    by_rate = win_rate_rows(rates)
+    keyed = [_scans(setting, setting.config.kill_switch, m) for m in models]
+    rate_scans = [r for r, _ in keyed]
+    by_rate = _win_rate_rows(setting, models, rate_scans, rates)
     drops = [] if drop is None else [drop]
     for m in models:
-        drops += detects(m)
-    by_drop = win_rate_rows([d for d in dict.fromkeys(drops) if d not in rates])
+        drops += _detects(m)
+    levels = [d for d in dict.fromkeys(drops) if d not in rates]
+    by_drop = _win_rate_rows(setting, models, rate_scans, levels)
     by_ev = _ev_rows(setting, models, [b for _, b in keyed], evs)
-    plans = []
-    for i, m in enumerate(models):
-        plans.append(
-            KillPlan(
-                stages=tuple(groups[m]),
-                kill_switch=" or ".join(m.text) if m.text else None,
-                tolerated=m.tolerated,
-                ev_tolerated=m.ev_tolerated,
-                rows=tuple(by_rate[p][i] for p in rates),
-                detection=tuple(by_drop[d][i] for d in by_drop if d == drop or d in detects(m)),
-                ev_rows=tuple(by_ev[ev][i] for ev in by_ev) if m.text else (),
-                notes=m.notes,
-            )
+    return tuple(
+        KillPlan(
+            stages=tuple(groups[m]),
+            kill_switch=" or ".join(m.text) if m.text else None,
+            tolerated=m.tolerated,
+            ev_tolerated=m.ev_tolerated,
+            rows=tuple(by_rate[p][i] for p in rates),
+            detection=tuple(by_drop[d][i] for d in by_drop if d == drop or d in _detects(m)),
+            ev_rows=tuple(by_ev[ev][i] for ev in by_ev) if m.text else (),
+            notes=m.notes,
         )
-    return tuple(plans)
+        for i, m in enumerate(models)
+    )
