@@ -18,6 +18,11 @@ Measures, with ``time.perf_counter``:
 3. **Whole configurations**, as ``quant-rollout plan FILE`` runs them with its defaults
    (six win rates, 2,000 trades, 2,000 runs): ``examples/seed_0.1.toml`` and the
    recommended ``examples/rollout.toml``, in a fresh process so that nothing is cached.
+4. **The ``init`` configuration in CPU time**: ``quant-rollout plan`` on the file
+   ``quant-rollout init`` writes, with its defaults, in fresh processes; the CPU time
+   (user + system, ``getrusage`` of the child) is steady on a loaded machine where the
+   wall time is not. ``--src A/src --src B/src`` compares source trees, their runs
+   interleaved so that a change in the machine's load falls on each alike.
 
 Prints markdown tables; benchmarks/README.md holds a run's figures.
 """
@@ -27,8 +32,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, List, Sequence, Tuple
@@ -164,9 +172,52 @@ def configurations_table(paths: int) -> List[str]:
     return rows
 
 
+def _child_cpu(argv: Sequence[str], env: dict[str, str]) -> float:
+    """CPU seconds (user + system) of one child process run to its end."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, check=True, capture_output=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def init_config_table(paths: int, runs: int, trees: Sequence[str]) -> List[str]:
+    rows = ["| source tree | CPU, median | CPU, range | runs |", "|:--|---:|---:|---:|"]
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "rollout.toml"
+        subprocess.run(
+            [sys.executable, "-m", "quant_rollout", "init", str(config)],
+            check=True,
+            capture_output=True,
+        )
+        argv = [sys.executable, "-m", "quant_rollout", "plan", str(config)]
+        argv += ["--paths", str(paths)]
+        cpu: List[List[float]] = [[] for _ in trees]
+        for _ in range(runs):
+            for i, tree in enumerate(trees):
+                env = dict(os.environ)
+                if tree != "installed":
+                    env["PYTHONPATH"] = str(Path(tree).resolve())
+                cpu[i].append(_child_cpu(argv, env))
+    for tree, times in zip(trees, cpu):
+        rows.append(
+            f"| {tree} | {statistics.median(times):.2f} s | "
+            f"{min(times):.2f}–{max(times):.2f} s | {len(times)} |"
+        )
+    return rows
+
+
 def main(argv: Sequence[str] = ()) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs and trades (CI)")
+    parser.add_argument(
+        "--src",
+        action="append",
+        default=[],
+        help="a source tree (its src folder) for the init-configuration table; repeat to "
+        "compare (default: the installed package)",
+    )
+    parser.add_argument("--only-init", action="store_true", help="only the init table")
+    parser.add_argument("--runs", type=int, default=3, help="runs per tree of the init table")
     args = parser.parse_args(list(argv))
     exact_horizon = 2000
     paths, horizon = (1_000, 300) if args.quick else (10_000, 1_000)
@@ -177,6 +228,15 @@ def main(argv: Sequence[str] = ()) -> int:
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
     )
     print()
+    init_paths = 200 if args.quick else 2_000
+    print(
+        f"## The `init` configuration: `quant-rollout plan`, CPU time ({init_paths:,} runs a row)"
+    )
+    print()
+    print("\n".join(init_config_table(init_paths, args.runs, args.src or ["installed"])))
+    print()
+    if args.only_init:
+        return 0
     print(f"## Exact plans: {len(WIN_RATES)} win rates x {exact_horizon:,} trades")
     print()
     print("\n".join(exact_table(exact_horizon)))
