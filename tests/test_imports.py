@@ -47,9 +47,11 @@ def test_the_planner_names_load_on_first_use() -> None:
         import quant_rollout
         from quant_rollout import plan, Payoff
         import quant_rollout.planning as planning
+        from quant_rollout.tools import plan_file
         print(json.dumps([
             "quant_rollout.planning" in sys.modules,
-            plan is planning.plan and Payoff is planning.Payoff,
+            # plan reads a path, then calls the planner (which takes configurations)
+            plan is plan_file.plan and Payoff is planning.Payoff,
             quant_rollout.format_plan is planning.format_plan,
             quant_rollout.PlanReport is planning.PlanReport,
             all(name in dir(quant_rollout) for name in quant_rollout.__all__),
