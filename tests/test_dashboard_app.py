@@ -171,6 +171,25 @@ def test_the_rollout_view_shows_curve_gate_kill_stages_and_history(
     assert set(state) - {"history_seq", "history_hash"} <= set(shown)
 
 
+def test_a_rollout_with_a_calendar_shows_where_the_advance_stands(
+    monkeypatch: pytest.MonkeyPatch, world: World
+) -> None:
+    # Time-based gates (issue 11): the page says whether the pending advance may land
+    # now and when the veto deadline falls in the operator's zone, as `status` does.
+    text = world.config.read_text(encoding="utf-8")
+    world.config.write_text(
+        'operator_zone = "America/New_York"\n'
+        'blackouts = ["2020-01-01..2020-01-02 America/New_York"]\n' + text,
+        encoding="utf-8",
+    )
+    at = _app(monkeypatch, [_entry(world)], open_key="polybot")
+    assert not at.exception
+    shown = [t for t in _texts(at.info) if t.startswith("advance window: ")]
+    assert len(shown) == 1
+    assert "veto deadline" in shown[0]
+    assert "EST" in shown[0] or "EDT" in shown[0]
+
+
 def test_without_trades_the_page_says_how_to_get_the_curve(
     monkeypatch: pytest.MonkeyPatch, world: World
 ) -> None:

@@ -226,6 +226,11 @@ def _header(snap: Snapshot) -> None:
         )
     elif st_.advance_pending_to is not None:
         st.warning(phase_text(snap))
+    if st_.advance_window is not None:
+        # Time-based gates: where the next advance stands against its windows and
+        # blackouts, and the veto deadline in the operator's zone.
+        local = f"; veto deadline {st_.veto_deadline_local}" if st_.veto_deadline_local else ""
+        st.info(f"advance window: {st_.advance_window}{local}")
     if st_.last_event is not None:
         e = st_.last_event
         who = f" by {e.actor}" if e.actor else ""
