@@ -44,7 +44,9 @@ def main(argv: List[str]) -> int:
     deadline = time.monotonic() + args.seconds
     try:
         while time.monotonic() < deadline:
-            decision = rollout.tick(trades)
+            # This stand-in's trades close as they open, so nothing is ever open; a
+            # real bot passes its open positions' opening times.
+            decision = rollout.tick(trades, open_trades=())
             if decision.changed:
                 print(f"bot: {decision.action.value}: {decision.reason}", flush=True)
             time.sleep(1.0)

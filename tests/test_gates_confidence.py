@@ -555,12 +555,12 @@ def test_a_rollout_with_confidence_gates_advances_and_shows_its_bounds() -> None
     for i in range(400):
         trades.append(TradeOutcome(1.0 if rng.random() < 0.7 else -1.0, 1.0, T0 + 60 * i))
         clock.set(T0 + 60 * i + 30)
-        decision = rollout.tick(trades)
+        decision = rollout.tick(trades, open_trades=())  # each trade closes at once
         if decision.action is RolloutAction.ADVANCE:
             advanced_at = i
             break
     assert advanced_at is not None
-    status = rollout.status(trades)
+    status = rollout.status(trades, open_trades=())
     assert status.stage.num == 1
     assert status.state.proven_win_rate is not None
     assert status.gate_result is not None

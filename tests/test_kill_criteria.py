@@ -791,7 +791,10 @@ def test_validate_lists_each_kill_criterion(
 def test_status_shows_the_bounds_and_where_each_kill_criterion_stands(
     recommended: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _cli(capsys, "--config", str(recommended), "status", "--trades", "trades.csv")
+    closed = ("--closed-through", "2026-05-01T00:00:00Z")
+    code, out, _ = _cli(
+        capsys, "--config", str(recommended), "status", "--trades", "trades.csv", *closed
+    )
     assert code == 0
     assert "          win_rate_cusum: not running: no expected win rate: this stage was not" in out
     assert "          max_drawdown: running: drawdown 0.00 (peak pnl +140.00, now +140.00)" in out
@@ -799,7 +802,7 @@ def test_status_shows_the_bounds_and_where_each_kill_criterion_stands(
     assert "  win_rate                   0.7       >=0.551         0.6  no\n" in out
     assert "  ev_per_dollar              0.4     >=-0.0022        0.03  no\n" in out
     code, out, _ = _cli(
-        capsys, "--config", str(recommended), "status", "--trades", "trades.csv", "--json"
+        capsys, "--config", str(recommended), "status", "--trades", "trades.csv", "--json", *closed
     )
     data = json.loads(out)
     assert data["gate_proof"] is None
@@ -824,9 +827,9 @@ def test_status_shows_what_the_gate_proved_after_an_advance(
         TradeOutcome(5.0 if rng.random() < 0.8 else -5.0, 5.0, T0 - 86_400 + 60 * i)
         for i in range(200)
     ]
-    assert rollout.tick(trades).action is RolloutAction.VETO_OPEN
+    assert rollout.tick(trades, open_trades=()).action is RolloutAction.VETO_OPEN
     clock.advance(minutes=31)
-    assert rollout.tick(trades).action is RolloutAction.VETO_EXPIRED
+    assert rollout.tick(trades, open_trades=()).action is RolloutAction.VETO_EXPIRED
     state = rollout.status().state
     code, out, _ = _cli(capsys, "--config", str(recommended), "status")
     assert code == 0

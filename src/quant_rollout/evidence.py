@@ -7,6 +7,19 @@ validated and added. A shorter list, a changed first or last-read trade, or a ne
 stage rebuilds the evidence from the whole list, and the result is the same as if
 it had been built from scratch.
 
+Complete evidence
+    A bot hands over *closed* trades, each stamped with the time it was *opened*. At
+    any moment the trades still open are missing, and which ones are missing depends
+    on their outcome when a bot takes profits fast and holds its losers: the closed
+    trades of the last hour are then mostly wins. So a gate judges only the
+    *complete prefix*: the trades opened before an instant (``complete_before``)
+    through which every opened trade has closed and is in the list. The window keeps
+    the other trades waiting and judges them, in the order they were opened, as that
+    instant moves on. Trackers that judge the gate (``complete_evidence = True``) see
+    exactly this sequence, append-only: a trade can join it but never reorder it, so
+    a late arrival cannot re-draw a sequential test's path. The kill switch sees every
+    closed trade at once (a loss should stop a stage as soon as it is known).
+
 The one thing the fast path cannot see without reading the whole list is a trade
 *in the middle* that was changed in place (say its pnl was corrected after fees
 settled). Such a correction counts from the next rebuild; call
@@ -17,6 +30,7 @@ at once.
 from __future__ import annotations
 
 import bisect
+import heapq
 from typing import (
     Callable,
     Dict,
@@ -55,7 +69,8 @@ class EvidenceTracker(Protocol):
     ``add`` is called once per trade of the window, in time order, and must cost O(1).
     A tracker whose result depends on the order of trades sets ``order_sensitive``;
     then a late trade (older than one already counted) rebuilds the evidence so the
-    trades are replayed in time order.
+    trades are replayed in time order. A tracker with a true ``complete_evidence``
+    attribute (a gate's test) is fed only the complete prefix, append-only, instead.
     """
 
     order_sensitive: bool
@@ -87,15 +102,25 @@ TrackerFactory = Callable[[E], Mapping[TrackerKey, EvidenceTracker]]
 class StageEvidence:
     """The trades at or after ``since_us`` (None: all trades), with running aggregates.
 
-    Holds the metrics of every trade in the window and the latest ``recent_capacity``
-    trades in time order, for lookback criteria ("the last 30 trades").
+    Holds the metrics of every closed trade in the window and the latest
+    ``recent_capacity`` trades in time order, for lookback criteria ("the last 30
+    trades"), which the kill switch uses; and, for the gate, the metrics of the
+    *judged* trades: the complete prefix (see the module documentation), fed to the
+    trackers that set ``complete_evidence`` in the order the trades were opened.
     """
 
     __slots__ = (
         "_acc",
+        "_judged",
+        "_judged_acc",
         "_recent",
         "_recent_keys",
+        "_waiting",
+        "complete_before",
+        "judge_trackers",
+        "last_judged_key",
         "last_key",
+        "late",
         "order_sensitive",
         "recent_capacity",
         "since_us",
@@ -107,25 +132,43 @@ class StageEvidence:
         since_us: Optional[int],
         recent_capacity: int,
         trackers: Optional[Mapping[TrackerKey, EvidenceTracker]] = None,
+        complete_before: Optional[int] = None,
     ) -> None:
         self.since_us = since_us
         self.recent_capacity = recent_capacity
         self.trackers: Dict[TrackerKey, EvidenceTracker] = dict(trackers or {})
-        self.order_sensitive = any(t.order_sensitive for t in self.trackers.values())
+        self.judge_trackers = [
+            t for t in self.trackers.values() if getattr(t, "complete_evidence", False)
+        ]
+        self.order_sensitive = any(
+            t.order_sensitive
+            for t in self.trackers.values()
+            if not getattr(t, "complete_evidence", False)
+        )
+        self.complete_before = complete_before
         self._acc = MetricsAccumulator()
+        self._judged_acc = MetricsAccumulator()
+        self._judged = 0
+        self._waiting: List[Tuple[_Key, TradeOutcome]] = []  # a heap by key
         self._recent: List[TradeOutcome] = []
         self._recent_keys: List[_Key] = []
         self.last_key: Optional[_Key] = None
+        self.last_judged_key: Optional[_Key] = None
+        self.late = 0
 
     def admits(self, trade: TradeOutcome) -> bool:
         """True when ``trade`` belongs to this window (at or after its start)."""
         return self.since_us is None or trade.instant_us >= self.since_us
 
+    def _complete(self, key: _Key) -> bool:
+        return self.complete_before is None or key[0] < self.complete_before
+
     def add(self, trade: TradeOutcome, key: _Key) -> None:
         """Add one admitted trade; ``key`` orders it (time, then list position)."""
         self._acc.add(trade)
         for tracker in self.trackers.values():
-            tracker.add(trade)
+            if not getattr(tracker, "complete_evidence", False):
+                tracker.add(trade)
         keys = self._recent_keys
         if len(keys) >= self.recent_capacity and key < keys[0]:
             pass  # older than every trade a lookback can still see
@@ -138,15 +181,53 @@ class StageEvidence:
                 del self._recent[0]
         if self.last_key is None or key > self.last_key:
             self.last_key = key
+        if self._complete(key):
+            self._judge(trade, key)
+        else:
+            heapq.heappush(self._waiting, (key, trade))
+
+    def complete_through(self, complete_before: Optional[int]) -> None:
+        """Move the end of the complete prefix to ``complete_before`` (never back; None:
+        everything is complete) and judge the trades it now covers, oldest first."""
+        if complete_before is None:
+            self.complete_before = None
+        elif self.complete_before is not None and complete_before > self.complete_before:
+            self.complete_before = complete_before
+        waiting = self._waiting
+        while waiting and self._complete(waiting[0][0]):
+            key, trade = heapq.heappop(waiting)
+            self._judge(trade, key)
+
+    def _judge(self, trade: TradeOutcome, key: _Key) -> None:
+        # Append-only: a trade older than one already judged (its bot said it had
+        # closed, and it had not) joins at the end rather than re-ordering the test.
+        if self.last_judged_key is not None and key < self.last_judged_key:
+            self.late += 1
+        else:
+            self.last_judged_key = key
+        self._judged_acc.add(trade)
+        self._judged += 1
+        for tracker in self.judge_trackers:
+            tracker.add(trade)
 
     @property
     def n(self) -> int:
-        """Trades in the window."""
+        """Closed trades in the window."""
         return self._acc.n
 
+    @property
+    def waiting(self) -> int:
+        """Closed trades of the window that wait for older trades to close before the
+        gate may count them."""
+        return len(self._waiting)
+
     def metrics(self) -> Metrics:
-        """Metrics of every trade in the window."""
+        """Metrics of every closed trade in the window."""
         return self._acc.metrics()
+
+    def judged_metrics(self) -> Metrics:
+        """Metrics of the trades the gate judges: the complete prefix."""
+        return self._judged_acc.metrics()
 
     def recent(self) -> Sequence[TradeOutcome]:
         """The latest trades of the window in time order (at most ``recent_capacity``)."""
@@ -177,13 +258,18 @@ class EvidenceFeed(Generic[E]):
         self._last: Optional[Tuple[int, float, float]] = None
 
     def evidence(
-        self, trades: Sequence[object], since_us: Optional[int], epoch: E
+        self,
+        trades: Sequence[object],
+        since_us: Optional[int],
+        epoch: E,
+        complete_before: Optional[int] = None,
     ) -> StageEvidence:
         """The evidence of ``trades`` for a window starting at ``since_us``.
 
         ``epoch`` identifies the window (stage and evidence start); a new epoch
-        rebuilds. Raises InvalidTradeError naming the index of a bad trade, and then
-        leaves the feed as it was.
+        rebuilds. ``complete_before`` ends the complete prefix the gate judges (None:
+        every trade). Raises InvalidTradeError naming the index of a bad trade, and
+        then leaves the feed as it was.
         """
         count = len(trades)
         evidence = self._evidence
@@ -205,12 +291,13 @@ class EvidenceFeed(Generic[E]):
             ):
                 # A late trade older than evidence already counted: sums and lookbacks
                 # take it in place, but an order-sensitive tracker must see time order.
-                return self._rebuild(trades, since_us, epoch)
+                return self._rebuild(trades, since_us, epoch, complete_before)
             for key, trade in admitted:
                 evidence.add(trade, key)
+            evidence.complete_through(complete_before)
             self._remember(trades, new[-1] if new else None)
             return evidence
-        return self._rebuild(trades, since_us, epoch)
+        return self._rebuild(trades, since_us, epoch, complete_before)
 
     def forget(self) -> None:
         """Drop what was read, so the next call re-reads the whole list."""
@@ -229,11 +316,24 @@ class EvidenceFeed(Generic[E]):
         return _fingerprint(first) == self._first and _fingerprint(last) == self._last
 
     def _rebuild(
-        self, trades: Sequence[object], since_us: Optional[int], epoch: E
+        self,
+        trades: Sequence[object],
+        since_us: Optional[int],
+        epoch: E,
+        complete_before: Optional[int],
     ) -> StageEvidence:
         parsed = [as_trade(t, i) for i, t in enumerate(trades)]
         trackers = self._make_trackers(epoch) if self._make_trackers else None
-        evidence = StageEvidence(since_us, self._recent_capacity, trackers)
+        # The prefix never shrinks within a window: a rebuild keeps the end it had.
+        old = self._evidence
+        if (
+            old is not None
+            and epoch == self._epoch
+            and complete_before is not None
+            and old.complete_before is not None
+        ):
+            complete_before = max(complete_before, old.complete_before)
+        evidence = StageEvidence(since_us, self._recent_capacity, trackers, complete_before)
         for key, trade in sorted(
             ((t.instant_us, i), t) for i, t in enumerate(parsed) if evidence.admits(t)
         ):

@@ -25,6 +25,7 @@ from typing import (
     Union,
 )
 
+from ._validate import check_non_negative
 from .calendar import Rule, Window, format_local
 from .clock import Clock, read_clock, system_clock
 from .engine import (
@@ -43,7 +44,7 @@ from .engine import (
     phase_of,
 )
 from .engine.transitions import OPERATOR_VERBS, Event
-from .errors import ConfigError, OperatorRefusedError
+from .errors import ConfigError, InvalidTradeError, OperatorRefusedError
 from .evidence import EvidenceFeed, StageEvidence
 from .gates import CriterionProgress, GateResult
 from .kill import KillCriterionStatus, KillSwitch
@@ -52,7 +53,13 @@ from .storage.history import HistoryRecord, HistoryVerification
 from .storage.store import JsonFileStore, StateStore
 from .trades import format_instant, parse_instant
 
-__all__ = ["Rollout", "RolloutStatus"]
+__all__ = ["DEFAULT_MAX_HOLDING_SECONDS", "Rollout", "RolloutStatus"]
+
+DEFAULT_MAX_HOLDING_SECONDS = 86_400.0
+"""How long a confidence gate assumes a trade may stay open when the bot says nothing
+about its open trades: a day. Only trades opened at least this long ago are judged."""
+
+Instants = Iterable[Any]
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,11 @@ class RolloutStatus:
 
     Times are ISO-8601 UTC text. ``metrics``, ``gate_progress``, ``gate_result`` and
     ``kill_criteria`` (where each of the kill switch's ``criteria`` stands, or why it
-    is not running) are filled only when :meth:`Rollout.status` was given the trades.
+    is not running) are filled only when :meth:`Rollout.status` was given the trades,
+    and so are ``judged_metrics`` (the trades the gate judges: those opened before
+    ``complete_before``, through which every trade has closed), ``evidence_waiting``
+    (closed trades waiting for older open trades to close before the gate counts
+    them) and ``complete_before`` (None: every closed trade is judged).
     What the current stage's gate evidence showed is in ``state`` (``gate_*``,
     ``proven_*``).
     """
@@ -95,6 +106,9 @@ class RolloutStatus:
     veto_deadline_local: Optional[str] = None
     """The veto deadline in the operator's zone (``Mon 2026-12-07 09:15 EST``), when
     the rollout has calendar settings (windows, blackouts, operator hours or zone)."""
+    judged_metrics: Optional[Metrics] = None
+    evidence_waiting: Optional[int] = None
+    complete_before: Optional[str] = None
 
 
 def _clock_from_legacy(
@@ -148,6 +162,12 @@ class Rollout:
             the veto window counts in, so it runs out while someone is watching.
         operator_zone: the IANA zone times are shown in (default: the zone of the
             first operator-hours window, else of the first gate window, else UTC).
+        max_holding_seconds: the longest a trade of this bot stays open. A gate then
+            judges every trade opened at least this long ago, even when a tick does
+            not say what is open. Default None: a tick's ``open_trades`` or
+            ``closed_through`` says it, and without them a rollout with a confidence
+            gate assumes :data:`DEFAULT_MAX_HOLDING_SECONDS` (a day) and one without
+            judges every closed trade, as quant-rollout 0.1 did.
 
     Raises:
         ConfigError: any invalid stage, gate, kill switch or setting, naming the field.
@@ -168,6 +188,7 @@ class Rollout:
         blackouts: Sequence[Union[str, Rule]] = (),
         operator_hours: Sequence[Union[str, Window]] = (),
         operator_zone: Optional[str] = None,
+        max_holding_seconds: Optional[float] = None,
     ) -> None:
         self.config = RolloutConfig(
             tuple(stages),
@@ -176,6 +197,12 @@ class Rollout:
             blackouts=tuple(blackouts),
             operator_hours=tuple(operator_hours),
             operator_zone=operator_zone,
+        )
+        if max_holding_seconds is not None:
+            check_non_negative("Rollout", "max_holding_seconds", max_holding_seconds)
+        self.max_holding_seconds = max_holding_seconds
+        self._confidence_gates = any(
+            s.gate is not None and s.gate.confidence is not None for s in self.config.stages
         )
         if (state_path is None) == (store is None):
             raise ConfigError("give exactly one of state_path (a JSON file) or store")
@@ -257,23 +284,44 @@ class Rollout:
 
     # -- the tick
 
-    def tick(self, trades: Iterable[object], *, rescan: bool = False) -> RolloutDecision:
+    def tick(
+        self,
+        trades: Iterable[object],
+        *,
+        rescan: bool = False,
+        open_trades: Optional[Instants] = None,
+        closed_through: Optional[Any] = None,
+    ) -> RolloutDecision:
         """Judge the trades and decide; call it about once a minute with all recent trades.
 
-        ``trades`` are :class:`~quant_rollout.TradeOutcome` (or mappings/objects with
-        ``pnl``, ``size`` and ``timestamp``), in any order. Only trades opened at or
-        after the current stage's evidence began count. A list that only grows at its
-        end costs only its new trades; a trade changed in place in the middle of the
-        list (a corrected pnl) is only noticed when the whole list is re-read, which
-        ``rescan=True`` forces.
+        ``trades`` are the *closed* trades, :class:`~quant_rollout.TradeOutcome` (or
+        mappings/objects with ``pnl``, ``size`` and ``timestamp``), in any order. Only
+        trades opened at or after the current stage's evidence began count. A list
+        that only grows at its end costs only its new trades; a trade changed in place
+        in the middle of the list (a corrected pnl) is only noticed when the whole list
+        is re-read, which ``rescan=True`` forces.
+
+        The gate judges only complete evidence: the trades opened before the oldest
+        trade still open. Say what is open, and the gate counts each trade as soon as
+        every older one has closed:
+
+        - ``open_trades``: the opening times of the positions open now (timestamps as
+          for trades; an empty list: nothing is open);
+        - ``closed_through``: an instant through which every trade opened has closed
+          and is in ``trades``.
+
+        With neither (and no ``max_holding_seconds``), see :class:`Rollout`. The kill
+        switch sees every closed trade at once.
 
         Raises:
-            InvalidTradeError: a bad trade, naming its index and value (nothing changes).
+            InvalidTradeError: a bad trade, naming its index and value, or a bad
+                ``open_trades``/``closed_through`` time (nothing changes).
             CorruptStateError, HistoryError: unusable state or history (file untouched).
             ClockError: the clock went back past the last transition.
             LockTimeoutError: another process held the lock too long.
         """
         seq = trades if isinstance(trades, _SequenceABC) else list(trades)
+        reported = _reported(open_trades, closed_through)
         if rescan:
             self._feed.forget()
         with self.store.transaction() as txn:
@@ -282,7 +330,7 @@ class Rollout:
             now = read_clock(self.clock)
             state = txn.state
             self.config.check_state(state, self.store.source)
-            evidence = self._evidence(seq, state)
+            evidence = self._evidence(seq, state, self._complete_before(now, reported))
             cause = None
             if state.delivered_stage != state.current_stage:  # what moved it, for the bot
                 cause = _cause(getattr(txn, "last_event", None), state)
@@ -295,9 +343,22 @@ class Rollout:
             decision = replace(decision, changed=True)
         return decision
 
-    def _evidence(self, trades: Sequence[object], state: RolloutState) -> StageEvidence:
+    def _evidence(
+        self, trades: Sequence[object], state: RolloutState, complete_before: Optional[int]
+    ) -> StageEvidence:
         since = None if state.evidence_since is None else parse_instant(state.evidence_since)
-        return self._feed.evidence(trades, since, self.config.epoch(state))
+        return self._feed.evidence(trades, since, self.config.epoch(state), complete_before)
+
+    def _complete_before(self, now: int, reported: Optional[int]) -> Optional[int]:
+        """The end (exclusive, in microseconds) of the evidence the gate may judge."""
+        known = [] if reported is None else [min(reported, now + 1)]
+        holding = self.max_holding_seconds
+        if holding is None and reported is None and self._confidence_gates:
+            holding = DEFAULT_MAX_HOLDING_SECONDS
+        if holding is not None:
+            known.append(now - round(holding * 1e6) + 1)
+        # Each is a true statement about what has closed; the latest one covers most.
+        return max(known) if known else None
 
     # -- operator verbs
 
@@ -402,11 +463,19 @@ class Rollout:
 
     # -- reading
 
-    def status(self, trades: Optional[Iterable[object]] = None) -> RolloutStatus:
+    def status(
+        self,
+        trades: Optional[Iterable[object]] = None,
+        *,
+        open_trades: Optional[Instants] = None,
+        closed_through: Optional[Any] = None,
+    ) -> RolloutStatus:
         """A read-only snapshot; with ``trades``, also the progress toward the next gate.
 
-        Writes nothing (a state behind its history is rolled forward in memory only).
+        ``open_trades`` and ``closed_through`` as for :meth:`tick`. Writes nothing (a
+        state behind its history is rolled forward in memory only).
         """
+        reported = _reported(open_trades, closed_through)
         now = read_clock(self.clock)
         state, last = self.store.read()
         self.config.check_state(state, self.store.source)
@@ -428,10 +497,17 @@ class Rollout:
                     opens_at = format_instant(calendar.opens_at)
         if deadline is not None and self.config.has_calendar:
             deadline_local = format_local(round(deadline * 1e6), zone)
+        judged = None
+        waiting: Optional[int] = None
+        complete: Optional[str] = None
         if trades is not None:
             seq = trades if isinstance(trades, _SequenceABC) else list(trades)
-            evidence = self._evidence(seq, state)
+            evidence = self._evidence(seq, state, self._complete_before(now, reported))
             metrics = evidence.metrics()
+            judged = evidence.judged_metrics()
+            waiting = evidence.waiting
+            if evidence.complete_before is not None:
+                complete = format_instant(evidence.complete_before)
             kill_criteria = self.config.kill_switch.criteria_status(evidence)
             target = (
                 self.config.stage(state.advance_pending_to)
@@ -465,6 +541,9 @@ class Rollout:
             advance_window=window,
             advance_window_opens_at=opens_at,
             veto_deadline_local=deadline_local,
+            judged_metrics=judged,
+            evidence_waiting=waiting,
+            complete_before=complete,
         )
 
     def history(self) -> List[HistoryRecord]:
@@ -497,3 +576,35 @@ def _cause(last: Optional[HistoryRecord], state: RolloutState) -> Optional[str]:
     if last.event in (Event.ADVANCE, Event.VETO_EXPIRED) and last.from_stage != last.to_stage:
         return f"{last.event} at {last.at}, recorded by a tick that could not return it"
     return None
+
+
+def _reported(open_trades: Optional[Instants], closed_through: Optional[Any]) -> Optional[int]:
+    """What the bot said has closed, as the exclusive end of the complete prefix (None:
+    it said nothing). Raises InvalidTradeError naming the argument."""
+    known: List[int] = []
+    if open_trades is not None:
+        if isinstance(open_trades, (str, bytes)):
+            raise InvalidTradeError(
+                f"open_trades must be a list of opening times, got {open_trades[:40]!r}"
+            )
+        oldest: Optional[int] = None
+        for i, item in enumerate(open_trades):
+            stamp = getattr(item, "timestamp", item)
+            if isinstance(item, Mapping):
+                stamp = item.get("timestamp", item)
+            try:
+                instant = parse_instant(stamp)
+            except ValueError as exc:
+                raise InvalidTradeError(f"open_trades[{i}]: {exc}") from None
+            oldest = instant if oldest is None else min(oldest, instant)
+        # Nothing open: everything opened so far has closed (capped at now by the caller).
+        known.append(_FOREVER if oldest is None else oldest)
+    if closed_through is not None:
+        try:
+            known.append(parse_instant(closed_through) + 1)
+        except ValueError as exc:
+            raise InvalidTradeError(f"closed_through: {exc}") from None
+    return max(known) if known else None
+
+
+_FOREVER = 1 << 62

@@ -1,4 +1,5 @@
-"""The gate of the next stage, judged on the current evidence.
+"""The gate of the next stage, judged on the current evidence's complete prefix
+(:meth:`~quant_rollout.evidence.StageEvidence.judged_metrics`).
 
 Used by the tick (:mod:`.tick`) and by the shell's ``status()``; pure functions of
 (configuration, state, evidence, now).
@@ -45,7 +46,7 @@ def judge_gate(
     if target.gate is None:
         return GateResult(GateVerdict.NOT_YET, "next stage has no gate; promote it by hand")
     return target.gate.judge(
-        evidence.metrics(),
+        evidence.judged_metrics(),
         days_since_prev=days_since_stage_entry(state, now_us),
         tracker=_tracker(target, evidence),
         now_us=now_us,
@@ -59,7 +60,7 @@ def gate_progress(
     if target.gate is None:
         return None
     return target.gate.progress(
-        evidence.metrics(),
+        evidence.judged_metrics(),
         days_since_prev=days_since_stage_entry(state, now_us),
         tracker=_tracker(target, evidence),
         now_us=now_us,
@@ -70,4 +71,4 @@ def proof_of_passing(target: Stage, evidence: StageEvidence) -> Optional[GatePro
     """What the evidence ``target``'s gate passed on showed (None: the stage has no gate)."""
     if target.gate is None:
         return None
-    return target.gate.proof(evidence.metrics(), tracker=_tracker(target, evidence))
+    return target.gate.proof(evidence.judged_metrics(), tracker=_tracker(target, evidence))

@@ -17,6 +17,7 @@ from typing import List, Optional, Sequence
 
 from ..errors import ConfigError
 from ..stats import EVBettingTest
+from ..stats.dollar_ev import DollarEVBettingTest, dollar_ev_default_grid
 from ..trades import TradeOutcome
 from .criterion import (
     Criterion,
@@ -61,15 +62,25 @@ class GateTracker:
 
     A trade losing more than ``max_loss_per_dollar`` of its size breaks the test's one
     assumption: from then on, for this window, the EV criterion is not met (and cannot
-    be declared unpassable), and the reason says which trade did it. A gain beyond
-    ``max_gain_per_dollar`` likewise switches off the "cannot pass" side only. Trades of
-    size 0 carry no information and are skipped. Adding never raises.
+    be declared unpassable), and the reason says which trade did it. A trade of size 0
+    with a loss is such a trade (it lost without bound per dollar), unless the gate
+    declares ``max_trade_size``: then it counts as the largest loss a trade can make
+    (``max_loss_per_dollar * max_trade_size``), and breaks the test only beyond that.
+    A gain beyond ``max_gain_per_dollar`` likewise switches off the "cannot pass" side
+    only. Trades of size 0 without a loss carry no information and are skipped when
+    there is no ``max_trade_size``. Adding never raises.
+
+    With ``max_trade_size`` the test is :class:`~quant_rollout.stats.dollar_ev.DollarEVBettingTest`
+    (bets linear in size, valid for "total pnl / total size <= bar" however sizes
+    relate to outcomes), and a trade above it breaks the test as a loss beyond the
+    bound does.
 
     Cost per trade: O(grid) with ``bounds=True`` (65 candidate bars per side, about
     30 µs), O(1) without (the verdicts are the same; only the bounds are coarser).
     """
 
     order_sensitive = True
+    complete_evidence = True  # fed the complete prefix, append-only (see evidence.py)
 
     def __init__(self, gate: object, *, bounds: bool = True) -> None:
         """``gate``: a :class:`Gate` with confidence and an EV bar, or its EV criterion."""
@@ -82,6 +93,8 @@ class GateTracker:
         self.loss_bound = float(test.loss_bound)
         self.gain_bound = None if test.gain_bound is None else float(test.gain_bound)
         self.confidence = float(test.confidence)
+        self.max_size = None if test.max_size is None else float(test.max_size)
+        self.dollars: Optional[DollarEVBettingTest] = None
         self.lower = EVBettingTest(
             self.bar,
             self.loss_bound,
@@ -89,7 +102,18 @@ class GateTracker:
             grid=_lower_grid(self.bar, self.loss_bound) if bounds else [self.bar],
         )
         self.upper: Optional[EVBettingTest] = None
-        if self.gain_bound is not None:
+        if self.max_size is not None:
+            # Bets linear in size: valid for "total pnl / total size <= bar" whatever
+            # the sizes' relation to the outcomes (stats.dollar_ev).
+            self.dollars = DollarEVBettingTest(
+                self.bar,
+                self.loss_bound,
+                self.max_size,
+                self.confidence,
+                gain_bound=self.gain_bound,
+                grid=dollar_ev_default_grid(self.bar, self.loss_bound) if bounds else [self.bar],
+            )
+        elif self.gain_bound is not None:
             self.upper = EVBettingTest(
                 self.bar,
                 self.loss_bound,
@@ -100,18 +124,35 @@ class GateTracker:
             )
         self.n = 0
         self.loss_breach: Optional[str] = None
+        self.breach_advice = ""
+        self.sized_breach = False  # the breach was a loss beyond the bound on size > 0
         self.gain_breach: Optional[str] = None
-        # Sums of x = (r - bar) / (L + bar), for the trades-to-pass estimate.
+        # Sums of the trades' x (their excess over the bar in the test's units), for
+        # the trades-to-pass estimate.
         self._sum_x = 0.0
         self._sum_x2 = 0.0
 
     def add(self, trade: TradeOutcome) -> None:
         """Count one trade (time order). O(grid); never raises."""
         pnl, size = float(trade.pnl), float(trade.size)
-        if size <= 0.0 or self.loss_breach is not None:
+        if self.loss_breach is not None:
             return
+        if self.dollars is not None:
+            self._add_dollars(trade, pnl, size)
+            return
+        if size <= 0.0 and pnl >= 0.0:
+            return  # nothing at risk and nothing lost: no evidence either way
         if pnl < -self.loss_bound * size:
+            # Includes a loss on size 0, which loses without bound per dollar: not
+            # nothing, but beyond what this test can weigh (max_trade_size can).
             self.loss_breach = f"pnl={trade.pnl!r} on size={trade.size!r}"
+            self.breach_advice = (
+                "report the capital at risk as the size, or set max_trade_size to count "
+                "it as the largest loss a trade can make"
+                if size <= 0.0
+                else "raise max_loss_per_dollar to the real worst loss"
+            )
+            self.sized_breach = size > 0.0
             return
         self.n += 1
         x = (pnl / size - self.bar) / (self.loss_bound + self.bar)
@@ -125,21 +166,55 @@ class GateTracker:
             else:
                 self.upper.update(pnl, size)
 
+    def _add_dollars(self, trade: TradeOutcome, pnl: float, size: float) -> None:
+        dollars = self.dollars
+        assert dollars is not None
+        assert self.max_size is not None
+        why = dollars.check(pnl, size)
+        if why is not None:
+            gain = self.gain_bound
+            if size <= self.max_size and gain is not None and pnl > gain * max(size, 0.0):
+                # Only the "cannot pass" side assumes the gain bound.
+                self.gain_breach = f"pnl={trade.pnl!r} on size={trade.size!r}"
+                dollars.stop_upper()
+                why = dollars.check(pnl, size)
+            if why is not None:
+                self.loss_breach = why
+                self.breach_advice = (
+                    "raise max_trade_size to the real largest size"
+                    if size > self.max_size
+                    else "raise max_loss_per_dollar to the real worst loss"
+                )
+                return
+        self.n += 1
+        x = (pnl - self.bar * size) / (self.max_size * (self.loss_bound + self.bar))
+        if size == 0.0 and pnl < 0.0:
+            x = -1.0
+        self._sum_x += x
+        self._sum_x2 += x * x
+        dollars.update(pnl, size)
+
+    @property
+    def _rejected(self) -> bool:
+        return self.dollars.rejected if self.dollars is not None else self.lower.rejected
+
+    @property
+    def _log_e_value(self) -> float:
+        return self.dollars.log_e_value if self.dollars is not None else self.lower.log_e_value
+
     @property
     def passes(self) -> bool:
         """The test rejected "EV per dollar <= bar" at some trade of the window."""
-        return self.loss_breach is None and self.lower.rejected
+        return self.loss_breach is None and self._rejected
 
     @property
     def cannot_pass(self) -> bool:
         """The mirror test rejected "EV per dollar >= bar" (needs a gain bound)."""
-        return (
-            self.upper is not None
-            and self.loss_breach is None
-            and self.gain_breach is None
-            and self.upper.upper_rejected
-            and not self.passes
-        )
+        if self.loss_breach is not None or self.gain_breach is not None or self.passes:
+            return False
+        if self.dollars is not None:
+            return self.dollars.gain_bound is not None and self.dollars.upper_rejected
+        return self.upper is not None and self.upper.upper_rejected
 
     @property
     def lower_bound(self) -> Optional[float]:
@@ -150,13 +225,19 @@ class GateTracker:
         """
         if self.loss_breach is not None:
             return None
-        bound = self.lower.lower_bound
-        return max(bound, self.bar) if self.lower.rejected else bound
+        bound = self.dollars.lower_bound if self.dollars is not None else self.lower.lower_bound
+        return max(bound, self.bar) if self._rejected else bound
 
     @property
     def upper_bound(self) -> Optional[float]:
         """The anytime upper confidence bound, or None (no gain bound, or it broke)."""
-        if self.upper is None or self.loss_breach is not None or self.gain_breach is not None:
+        if self.loss_breach is not None or self.gain_breach is not None:
+            return None
+        if self.dollars is not None:
+            if self.dollars.gain_bound is None:
+                return None
+            return self.bar if self.dollars.upper_rejected else self.dollars.gain_bound
+        if self.upper is None:
             return None
         bound = self.upper.upper_bound
         return min(bound, self.bar) if self.upper.upper_rejected else bound
@@ -173,7 +254,7 @@ class GateTracker:
             return None
         mean = self._sum_x / self.n
         growth = mean * mean / (2.0 * (self._sum_x2 / self.n))
-        missing = -math.log1p(-self.confidence) - self.lower.log_e_value
+        missing = -math.log1p(-self.confidence) - self._log_e_value
         return max(1, math.ceil(missing / growth))
 
 
@@ -270,6 +351,9 @@ class EvPerDollarShown(Criterion):
     loss_bound: float
     confidence: float
     gain_bound: Optional[float] = None
+    max_size: Optional[float] = None
+    """The gate's ``max_trade_size``: with it, the test bets linearly in size
+    (:class:`~quant_rollout.stats.dollar_ev.DollarEVBettingTest`)."""
 
     @property
     def name(self) -> str:
@@ -302,13 +386,21 @@ class EvPerDollarShown(Criterion):
 
     def explain(self, view: EvidenceView, verdict: Verdict, *, estimate: bool = False) -> str:
         tracker, m, bar = self.tracker_of(view), view.metrics, self.bar
-        if tracker.loss_breach is not None:
+        if tracker.loss_breach is not None and tracker.dollars is None and tracker.sized_breach:
             return (
                 f"ev_per_dollar cannot be judged: a trade lost more than max_loss_per_dollar="
                 f"{self.loss_bound!r} of its size ({tracker.loss_breach}), which the "
                 "EV test assumes never happens; raise max_loss_per_dollar to the real worst "
                 "loss (the test is rebuilt from the stage's trades when the rollout is "
                 "next loaded with the new setting)"
+            )
+        if tracker.loss_breach is not None:
+            return (
+                "ev_per_dollar cannot be judged: a trade broke the EV test's assumptions "
+                f"(max_loss_per_dollar={self.loss_bound!r}, max_trade_size="
+                f"{self.max_size!r}): {tracker.loss_breach}; {tracker.breach_advice} "
+                "(the test is rebuilt from the stage's trades when the rollout is next "
+                "loaded with the new setting)"
             )
         observed = (
             f"(observed {m.ev_per_dollar:.4f} over {m.n} trades, "

@@ -90,6 +90,12 @@ class Gate:
         revert_if_cannot_pass: when the verdict is CANNOT_PASS (the evidence shows the
             current stage is below this gate's bar), revert to stage 0 as a kill would,
             latched until cleared. Needs ``confidence``.
+        max_trade_size: the largest size a trade of this stage may have, in account
+            currency, or None. With it, the EV test holds for "total pnl / total size
+            <= bar" however sizes relate to outcomes (bets linear in size); a larger
+            trade voids the EV criterion for the window. Without it, the test assumes
+            each trade's expected pnl per dollar, given its size, is at most the bar.
+            Needs ``confidence``.
         criteria: more criteria (:class:`~quant_rollout.gates.Criterion` objects), all
             of which must be met too; checked after the built-in ones, in order.
         windows: when the gate may pass, as weekly windows in a time zone
@@ -119,6 +125,7 @@ class Gate:
     criteria: Tuple[Criterion, ...] = ()
     windows: Tuple[Union[str, Window], ...] = ()
     blackouts: Tuple[Union[str, Rule], ...] = ()
+    max_trade_size: Optional[float] = None
 
     def __post_init__(self) -> None:
         self._check_fields()
@@ -155,6 +162,12 @@ class Gate:
                 f"size), got {self.max_loss_per_dollar!r}"
             )
         check_number("Gate", "max_gain_per_dollar", self.max_gain_per_dollar, allow_none=True)
+        check_number("Gate", "max_trade_size", self.max_trade_size, allow_none=True)
+        if self.max_trade_size is not None and not self.max_trade_size > 0:
+            raise ConfigError(
+                "Gate.max_trade_size must be > 0 (the largest size a trade may have, in "
+                f"account currency), got {self.max_trade_size!r}"
+            )
         if not isinstance(self.revert_if_cannot_pass, bool):
             raise ConfigError(
                 "Gate.revert_if_cannot_pass must be true or false, got "
@@ -164,6 +177,7 @@ class Gate:
             for name, value, default in (
                 ("max_gain_per_dollar", self.max_gain_per_dollar, None),
                 ("revert_if_cannot_pass", self.revert_if_cannot_pass, False),
+                ("max_trade_size", self.max_trade_size, None),
             ):
                 if value != default:
                     raise ConfigError(
@@ -215,6 +229,7 @@ class Gate:
                     self.max_loss_per_dollar,
                     self.confidence,
                     self.max_gain_per_dollar,
+                    self.max_trade_size,
                 )
                 checks.append(ev_test)
         if self.min_total_pnl is not None:
@@ -394,6 +409,10 @@ class Gate:
         built = self._built
         if built.win_test is not None:
             win_rate_lower = built.win_test.lower_bound(metrics.wins, metrics.n)
+            if built.win_test.shown(metrics.wins, metrics.n):
+                # The test rejected "win rate <= bar": that is itself the proof that
+                # the rate is above the bar, whatever the bisection's last digit says.
+                win_rate_lower = max(win_rate_lower, float(built.win_test.bar))
         else:
             confidence = 0.95 if self.confidence is None else self.confidence
             win_rate_lower = win_rate_lower_bound(metrics.wins, metrics.n, confidence)

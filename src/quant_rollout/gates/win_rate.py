@@ -93,6 +93,7 @@ def _win_rate_tables(bar: float, confidence: float) -> _WinRateTables:
 _EXACT_ESTIMATE_UP_TO = 4096  # trades; beyond, the estimate is found by bisection
 
 
+@functools.lru_cache(maxsize=4096)  # a tick without a new trade asks the same again
 def _win_rate_trades_to_pass(wins: int, n: int, bar: float, confidence: float) -> Optional[int]:
     """How many more trades the win-rate test needs if the observed rate held.
 
@@ -168,6 +169,10 @@ class WinRateShown(Criterion):
         if tables.cannot_pass(m.wins, m.n):
             return Verdict.CANNOT_BE_MET
         return Verdict.NOT_MET
+
+    def shown(self, wins: int, n: int) -> bool:
+        """True when ``wins`` in ``n`` trades reject "win rate <= bar"."""
+        return self._tables().passes(wins, n)
 
     def lower_bound(self, wins: int, n: int) -> float:
         """The anytime lower bound on the win rate, with this test's prior (cached)."""

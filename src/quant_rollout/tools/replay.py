@@ -75,6 +75,8 @@ from ..storage.store import MemoryStore
 from ..trades import TradeOutcome, as_trade, format_instant, parse_instant, to_datetime
 from .config import as_rollout_config
 
+_NEVER = 1 << 62
+
 __all__ = [
     "CLOSE_TIME_KEYS",
     "EquityPoint",
@@ -385,6 +387,12 @@ def replay(
     feed = [items[i] for i in order]
     feed_us = [seen_us[i] for i in order]
     total = len(feed)
+    # The oldest opening among the trades not yet visible: a replay knows exactly
+    # which trades were still open at each tick, and tells the rollout.
+    oldest_unseen = [0] * (total + 1)
+    oldest_unseen[total] = _NEVER
+    for k in range(total - 1, -1, -1):
+        oldest_unseen[k] = min(oldest_unseen[k + 1], feed[k].instant_us)
 
     store = MemoryStore()
     clock = ManualClock(0)
@@ -419,7 +427,11 @@ def replay(
             visible.append(feed[len(visible)])
         lines_before = len(store.lines)
         clock.set(to_datetime(now))
-        decision = rollout.tick(visible)
+        oldest_open = oldest_unseen[len(visible)]
+        if oldest_open <= now:
+            decision = rollout.tick(visible, closed_through=to_datetime(oldest_open - 1))
+        else:
+            decision = rollout.tick(visible, open_trades=())
         ticks += 1
         recorded = len(store.lines) > lines_before
         state = store.state

@@ -9,6 +9,7 @@ import textwrap
 from typing import Any, Dict, NoReturn, Sequence, Tuple
 
 from ..._version import __version__
+from ...trades import parse_instant
 from .common import (
     CONFIG_ENV,
     DEFAULT_CONFIG,
@@ -182,6 +183,14 @@ def _parser() -> argparse.ArgumentParser:
         "the progress toward the next gate, criterion by criterion.",
     )
     st.add_argument("--trades", metavar="FILE", help="a trade history: show gate progress")
+    st.add_argument(
+        "--closed-through",
+        metavar="TIME",
+        type=_closed_through,
+        default=None,
+        help="every trade opened up to TIME (ISO-8601) has closed and is in --trades; "
+        "without it a confidence gate judges only trades opened a day or more ago",
+    )
     st.add_argument("--json", action="store_true", help="machine-readable output")
     st.set_defaults(run=_cmd_status)
 
@@ -406,3 +415,11 @@ def _parser() -> argparse.ArgumentParser:
     wa.set_defaults(run=_cmd_watch)
     register_dashboard(sub)
     return parser
+
+
+def _closed_through(text: str) -> str:
+    try:
+        parse_instant(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--closed-through: {exc}") from None
+    return text

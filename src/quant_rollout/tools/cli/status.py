@@ -46,7 +46,11 @@ __all__: list[str] = []
 def _cmd_status(args: argparse.Namespace) -> int:
     rollout, source = _rollout(args)
     history = None if args.trades is None else _read_trades(args.trades, args)
-    status = rollout.status(None if history is None else history.trades)
+    trades = None if history is None else history.trades
+    if args.closed_through is None:
+        status = rollout.status(trades)
+    else:
+        status = rollout.status(trades, closed_through=args.closed_through)
     if args.json:
         _dump(_status_json(rollout, source, status, history))
     else:
