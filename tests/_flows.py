@@ -183,6 +183,7 @@ def instant_holding(rng: random.Random, pnl: float, size: float) -> int:
 
 WIN_RATE_GATE = Gate(min_win_rate=0.5, min_ev_per_dollar=None, confidence=0.95)
 EV_GATE = Gate(min_ev_per_dollar=0.0, confidence=0.95)
+DRAWDOWN_15 = KillSwitch(wr_threshold=None, ev_threshold=None, criteria=(MaxDrawdown(loss=15.0),))
 
 FLOWS: Dict[str, Flow] = {
     "wins 5 min, losses 60": Flow(WIN_RATE_GATE, even_money(0.5), outcome_holding(5, 60), 600),
@@ -203,13 +204,23 @@ FLOWS: Dict[str, Flow] = {
         EV_GATE, size_correlated(0.01, 1000.0), instant_holding, 2000, tick_every=5
     ),
     "stage-0 drawdown kill cleared each time": Flow(
-        Gate(min_win_rate=0.5, min_ev_per_dollar=None, confidence=0.95),
-        even_money(0.5),
+        WIN_RATE_GATE, even_money(0.5), instant_holding, 8000, DRAWDOWN_15, clear_kills=True
+    ),
+    "5% of trades 100x, max_trade_size=100": Flow(
+        Gate(min_ev_per_dollar=0.0, confidence=0.95, max_trade_size=100.0),
+        size_correlated(0.05, 100.0),
         instant_holding,
-        8000,
-        kill_switch=KillSwitch(
-            wr_threshold=None, ev_threshold=None, criteria=(MaxDrawdown(loss=15.0),)
-        ),
-        clear_kills=True,
+        2000,
+        tick_every=5,
+    ),
+    "1% of trades 1000x, max_trade_size=1000": Flow(
+        Gate(min_ev_per_dollar=0.0, confidence=0.95, max_trade_size=1000.0),
+        size_correlated(0.01, 1000.0),
+        instant_holding,
+        2000,
+        tick_every=5,
+    ),
+    "reset every 200 trades": Flow(
+        WIN_RATE_GATE, even_money(0.5), instant_holding, 8000, reset_every=200, tick_every=5
     ),
 }

@@ -402,6 +402,9 @@ def test_operator_rows_leave_the_state_the_verb_implies() -> None:
             history_seq=3,
             history_hash="a" * 64,
             bot_stage=state.current_stage,  # the bot's next tick is told of stage 0
+            # A reset restarts the evidence but spends the error budget: stage 0's
+            # next window is its second (issue 8).
+            gate_windows={"0": 2},
         )
 
     paused_pending = operate(cfg, pending(1), "pause", NOW).state

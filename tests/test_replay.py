@@ -108,7 +108,9 @@ def tick_by_hand(
         clock.set(EPOCH + timedelta(microseconds=now))
         while visible < len(ordered) and seen_at(ordered[visible]) <= now:
             visible += 1
-        decision = rollout.tick(ordered[:visible])  # a fresh list every tick
+        # A fresh list every tick, and what is still open, as a live bot says it.
+        still_open = [t for t in ordered[visible:] if t.instant_us <= now]
+        decision = rollout.tick(ordered[:visible], open_trades=still_open)
         ticks += 1
         if decision.changed:
             timeline.append(

@@ -26,6 +26,8 @@ from .model import (
     Step,
     Transition,
     gate_proof_of,
+    gate_window,
+    windowed_gate,
 )
 from .state import SCHEMA_VERSION, RolloutState, state_from_dict
 from .tick import decide
@@ -64,10 +66,12 @@ __all__ = [
     "decide",
     "gate_progress",
     "gate_proof_of",
+    "gate_window",
     "judge_gate",
     "next_time_change",
     "operate",
     "phase_of",
     "state_from_dict",
     "veto_deadline_us",
+    "windowed_gate",
 ]

@@ -20,7 +20,7 @@ from ..gates import (
 )
 from ..gates.gate import AnyGateTracker
 from ..trades import parse_instant
-from .model import RolloutConfig, Stage
+from .model import RolloutConfig, Stage, gate_window, windowed_gate
 from .state import RolloutState
 
 __all__ = ["days_since_stage_entry", "gate_progress", "judge_gate", "proof_of_passing"]
@@ -45,7 +45,7 @@ def judge_gate(
     """The verdict of ``target``'s gate on the current evidence (a missing gate: NOT_YET)."""
     if target.gate is None:
         return GateResult(GateVerdict.NOT_YET, "next stage has no gate; promote it by hand")
-    return target.gate.judge(
+    return windowed_gate(target.gate, gate_window(state)).judge(
         evidence.judged_metrics(),
         days_since_prev=days_since_stage_entry(state, now_us),
         tracker=_tracker(target, evidence),
@@ -59,7 +59,7 @@ def gate_progress(
     """``target``'s gate criteria on the current evidence, for status (None: no gate)."""
     if target.gate is None:
         return None
-    return target.gate.progress(
+    return windowed_gate(target.gate, gate_window(state)).progress(
         evidence.judged_metrics(),
         days_since_prev=days_since_stage_entry(state, now_us),
         tracker=_tracker(target, evidence),
@@ -67,8 +67,13 @@ def gate_progress(
     )
 
 
-def proof_of_passing(target: Stage, evidence: StageEvidence) -> Optional[GateProof]:
-    """What the evidence ``target``'s gate passed on showed (None: the stage has no gate)."""
+def proof_of_passing(
+    state: RolloutState, target: Stage, evidence: StageEvidence
+) -> Optional[GateProof]:
+    """What the evidence ``target``'s gate passed on showed (None: the stage has no gate),
+    at the confidence the current window was judged at."""
     if target.gate is None:
         return None
-    return target.gate.proof(evidence.judged_metrics(), tracker=_tracker(target, evidence))
+    return windowed_gate(target.gate, gate_window(state)).proof(
+        evidence.judged_metrics(), tracker=_tracker(target, evidence)
+    )

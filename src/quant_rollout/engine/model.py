@@ -6,6 +6,7 @@ Pure values: nothing here reads a clock, a disk or the environment.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timezone, tzinfo
 from enum import Enum
@@ -18,6 +19,7 @@ from ..evidence import EvidenceTracker, TrackerKey, gate_tracker_key
 from ..gates import Gate, GateProof
 from ..kill import KillSwitch
 from ..metrics import Metrics
+from ..stats.spending import window_confidence
 from .state import RolloutState
 from .transitions import Event, Verb
 
@@ -32,6 +34,8 @@ __all__ = [
     "Step",
     "Transition",
     "gate_proof_of",
+    "gate_window",
+    "windowed_gate",
 ]
 
 
@@ -66,6 +70,9 @@ class Epoch(NamedTuple):
     proof: Optional[GateProof] = None
     """What the gate this stage was entered through showed; None: not entered
     through a gate (stage 0, a promote, a 0.1 file)."""
+    window: int = 1
+    """Which window of the stage's evidence this is (1: the first); the gate ahead
+    judges it at that window's share of its error level (:func:`windowed_gate`)."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +229,9 @@ class RolloutConfig:
 
     def epoch(self, state: RolloutState) -> Epoch:
         """The epoch of ``state``'s current evidence window."""
-        return Epoch(state.current_stage, state.evidence_since, gate_proof_of(state))
+        return Epoch(
+            state.current_stage, state.evidence_since, gate_proof_of(state), gate_window(state)
+        )
 
     def make_trackers(self, epoch: Epoch) -> Mapping[TrackerKey, EvidenceTracker]:
         """Per-trade trackers for an evidence window (see :meth:`epoch`).
@@ -231,11 +240,11 @@ class RolloutConfig:
         :func:`~quant_rollout.evidence.gate_tracker_key`), and one tracker per kill
         criterion (``kill[i]``); none for 0.1's criteria.
         """
-        stage, _since, proof = Epoch(*epoch)  # also takes a bare (stage, since) tuple
+        stage, _since, proof, window = Epoch(*epoch)  # also takes a bare (stage, since)
         trackers: Dict[TrackerKey, EvidenceTracker] = {}
         target = self.next_stage(stage)
         if target is not None and target.gate is not None:
-            gate_tracker = target.gate.tracker()
+            gate_tracker = windowed_gate(target.gate, window).tracker()
             if gate_tracker is not None:
                 trackers[gate_tracker_key(target.num)] = gate_tracker
         trackers.update(self.kill_switch.trackers(proof))
@@ -355,3 +364,21 @@ def gate_proof_of(state: RolloutState) -> Optional[GateProof]:
         win_rate_lower=state.proven_win_rate,
         ev_per_dollar_lower=state.proven_ev_per_dollar,
     )
+
+
+def gate_window(state: RolloutState) -> int:
+    """The number of the current window of evidence of the current stage (1: the first)."""
+    return state.gate_windows.get(str(state.current_stage), 1)
+
+
+def windowed_gate(gate: Gate, window: int) -> Gate:
+    """``gate`` as it judges the ``window``-th window of its stage's evidence.
+
+    A confidence gate tests at that window's share of its error level
+    (:mod:`quant_rollout.stats.spending`), so that over every window of the stage (a
+    veto, a cleared kill, a reset or a revert each start one) a stage at or below the
+    bar advances with probability at most ``1 - confidence``.
+    """
+    if gate.confidence is None:
+        return gate
+    return dataclasses.replace(gate, confidence=window_confidence(gate.confidence, window))

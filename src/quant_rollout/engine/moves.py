@@ -28,6 +28,7 @@ __all__ = [
     "entered",
     "killed",
     "land",
+    "new_window",
     "pinned",
     "started",
 ]
@@ -151,6 +152,15 @@ def started(state: RolloutState, now_us: int, transitions: List[Transition]) -> 
     return new
 
 
+def new_window(state: RolloutState, stage: int) -> Dict[str, int]:
+    """``gate_windows`` after a new window of ``stage``'s evidence begins: restarts
+    spend the gate's error level rather than reset it (:mod:`quant_rollout.stats.spending`)."""
+    windows = dict(state.gate_windows)
+    had = 1 if stage in (0, state.current_stage) else 0  # a window already under way
+    windows[str(stage)] = windows.get(str(stage), had) + 1
+    return windows
+
+
 def entered(
     state: RolloutState, stage: int, now_us: int, proof: Optional[GateProof] = None
 ) -> RolloutState:
@@ -166,6 +176,7 @@ def entered(
         ship_timestamps=ships,
         stage_entered_at=at,
         evidence_since=at,
+        gate_windows=new_window(state, stage),
         gate_n=None if proof is None else proof.n,
         gate_win_rate=None if proof is None else proof.win_rate,
         gate_ev_per_dollar=None if proof is None else proof.ev_per_dollar,

@@ -12,6 +12,8 @@ Schema history:
 * ``schema_version: 3`` — this release. Adds ``bot_stage``: the stage whose params
   the last returned tick decision told the bot to run. Older files load with
   ``bot_stage`` None, which means ``current_stage`` (nothing left to announce).
+  quant-rollout 0.3 also adds ``gate_windows`` (the windows of evidence each stage has
+  had); files without it read as one window per stage.
 
 Parsing is strict: a wrong type, an unknown key or an unknown version raises
 :class:`CorruptStateError`/:class:`UnknownSchemaError` naming the field and value;
@@ -91,6 +93,12 @@ class RolloutState:
             None means "the current stage" (a state built by hand or an older file).
             Operator verbs never change it: when it differs from ``current_stage``
             the next tick announces the move (see :func:`~.tick.decide`).
+        gate_windows: stage number (as text) -> how many windows of evidence that
+            stage has had (entered, re-entered, restarted by a veto, a cleared kill or
+            a reset); missing means one. The gate ahead of a stage judges its k-th
+            window at a share of its error level that shrinks with k
+            (:mod:`quant_rollout.stats.spending`), so restarts spend the level
+            rather than reset it.
     """
 
     current_stage: int = 0
@@ -117,6 +125,7 @@ class RolloutState:
     proven_win_rate: Optional[float] = None
     proven_ev_per_dollar: Optional[float] = None
     bot_stage: Optional[int] = None
+    gate_windows: Dict[str, int] = field(default_factory=dict)
 
     @property
     def delivered_stage(self) -> int:
@@ -325,11 +334,20 @@ def _checked(data: Dict[str, Any], source: str) -> RolloutState:
     bot = get("bot_stage")
     if bot is not None and (isinstance(bot, bool) or not isinstance(bot, int) or bot < 0):
         raise _fail(source, "bot_stage", bot, "a stage number or null")
+    windows = get("gate_windows")
+    if not isinstance(windows, dict):
+        raise _fail(source, "gate_windows", windows, "an object of stage -> count")
+    for k, v in windows.items():
+        if not isinstance(k, str) or not k.isdigit():
+            raise _fail(source, "gate_windows", k, "keyed by stage numbers")
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise _fail(source, f"gate_windows[{k!r}]", v, "a whole number >= 1")
     seq = get("history_seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise _fail(source, "history_seq", seq, "a whole number >= 0")
     values = {f.name: get(f.name) for f in fields(RolloutState)}
     values["ship_timestamps"] = dict(ships)
+    values["gate_windows"] = dict(windows)
     return RolloutState(**values)
 
 

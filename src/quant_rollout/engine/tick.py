@@ -242,7 +242,7 @@ def _veto_window(
                 to_stage=pending,
                 deadline=deadline,
             )
-        proof = proof_of_passing(target, evidence)
+        proof = proof_of_passing(state, target, evidence)
         return _Outcome(
             RolloutAction.VETO_EXPIRED,
             "veto window expired without abort; gate still met" + _inside(config, target, calendar),
@@ -341,5 +341,5 @@ def _next_gate(
         RolloutAction.ADVANCE,
         f"gate passed: {verdict.reason}{inside}",
         Event.ADVANCE,
-        entered(state, target.num, now_us, proof_of_passing(target, evidence)),
+        entered(state, target.num, now_us, proof_of_passing(state, target, evidence)),
     )

@@ -16,7 +16,16 @@ from typing import Callable, List, Mapping, Optional, Tuple, Union
 from ..errors import ClockError, OperatorRefusedError
 from ..trades import format_instant
 from .model import OperatorResult, RolloutConfig, Stage, Transition
-from .moves import clock_ahead, clock_message, clock_pulled_back, entered, land, pinned, started
+from .moves import (
+    clock_ahead,
+    clock_message,
+    clock_pulled_back,
+    entered,
+    land,
+    new_window,
+    pinned,
+    started,
+)
 from .state import RolloutState
 from .transitions import OPERATOR_VERBS, Verb, landing, refusal
 
@@ -43,13 +52,28 @@ Handler = Callable[[_Call], Tuple[RolloutState, str]]
 
 def _veto(call: _Call) -> Tuple[RolloutState, str]:
     target = call.state.advance_pending_to
-    edited = dataclasses.replace(call.state, evidence_since=call.at)
+    edited = dataclasses.replace(
+        call.state,
+        evidence_since=call.at,
+        gate_windows=new_window(call.state, call.state.current_stage),
+    )
     return edited, f"advance to stage {target} vetoed; its evidence will not count again"
 
 
 def _clear_kill(call: _Call) -> Tuple[RolloutState, str]:
+    stage = call.state.current_stage
     edited = dataclasses.replace(
-        call.state, kill_reason=None, kill_timestamp=None, evidence_since=call.at
+        call.state,
+        kill_reason=None,
+        kill_timestamp=None,
+        evidence_since=call.at,
+        # The kill already began a new window, never judged while latched; a state
+        # from before windows were counted may have judged its first one.
+        gate_windows=(
+            dict(call.state.gate_windows)
+            if str(stage) in call.state.gate_windows
+            else new_window(call.state, stage)
+        ),
     )
     return edited, f"kill switch cleared (was: {call.state.kill_reason}); evidence starts afresh"
 
@@ -79,6 +103,8 @@ def _reset(call: _Call) -> Tuple[RolloutState, str]:
         history_seq=call.state.history_seq,
         history_hash=call.state.history_hash,
         bot_stage=call.state.delivered_stage,  # the next tick tells the bot
+        # A reset restarts the evidence, not the error level the windows spend.
+        gate_windows=new_window(call.state, 0),
     )
     return fresh, "reset to stage 0; evidence starts afresh"
 

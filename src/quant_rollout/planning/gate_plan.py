@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from ..engine.machine import Stage
+from ..engine.machine import Stage, windowed_gate
 from ..gates import (
     AfterDays,
     AtLeast,
@@ -30,6 +30,7 @@ from ..gates import (
     WinsTest,
 )
 from ..metrics import Metrics
+from ..stats.spending import window_confidence
 from .exact import first_passage, least_wins, metrics_for
 from .payoff import Payoff
 from .report import EXACT, GatePlan, PlanRow, make_row
@@ -79,9 +80,29 @@ def _criteria_text(gate: Gate) -> str:
 
 
 def gate_model(gate: Gate, payoff: Payoff, trades_per_day: Optional[float]) -> GateModel:
-    """Ask each of the gate's criteria for its model."""
+    """Ask each of the gate's criteria for its model.
+
+    A confidence gate is modelled as the rollout judges a stage's first window of
+    evidence: at that window's share of its level (:mod:`quant_rollout.stats.spending`).
+    """
     day_notes: List[str] = []
     notes: List[str] = []
+    text = _criteria_text(gate)
+    if gate.confidence is not None:
+        level = 1 - gate.confidence
+        gate = windowed_gate(gate, 1)
+        notes.append(
+            f"a stage's first window is judged at {window_confidence(1 - level, 1):.2%} "
+            f"confidence, its k-th at 1 - {level:g} * share(k) (a kill cleared, a veto or "
+            f"a reset starts a new one), so that over all windows a false advance stays "
+            f"within {level:.0%}"
+        )
+    if gate.max_trade_size is not None:
+        notes.append(
+            "max_trade_size is not modelled: the plan bets as 0.2 did, in proportion to "
+            "size and capped (with one size, as here, that is faster than the rollout's "
+            "test when the size is below max_trade_size)"
+        )
     n_floor, min_days = 0, 0.0
     win_bars: List[float] = []
     ev_bars: List[float] = []
@@ -133,7 +154,7 @@ def gate_model(gate: Gate, payoff: Payoff, trades_per_day: Optional[float]) -> G
         )
     bars = win_bars + [payoff.win_rate_for_ev(b) for b in ev_bars]
     return GateModel(
-        text=_criteria_text(gate),
+        text=text,
         bar=max(bars) if bars else None,
         ev_bar=max(ev_bars) if ev_bars else None,
         min_days=min_days,

@@ -405,6 +405,9 @@ def replay(
         blackouts=checked.blackouts,
         operator_hours=checked.operator_hours,
         operator_zone=checked.operator_zone,
+        # Seen at its opening, a trade is as good as closed then; seen at its close,
+        # each tick says which trades were still open.
+        max_holding_seconds=0.0 if visible_at == "open" else None,
     )
     cfg = rollout.config
 
@@ -431,7 +434,7 @@ def replay(
         if oldest_open <= now:
             decision = rollout.tick(visible, closed_through=to_datetime(oldest_open - 1))
         else:
-            decision = rollout.tick(visible, open_trades=())
+            decision = rollout.tick(visible)  # nothing open: max_holding_seconds says so
         ticks += 1
         recorded = len(store.lines) > lines_before
         state = store.state
