@@ -45,14 +45,14 @@ def _check(
 def test_holding_times_that_depend_on_the_outcome_do_not_pass_a_stage_at_its_bar(
     name: str,
 ) -> None:
-    """0.2 advanced 100% / 65.5% of these bots; the complete prefix: 0 in 60 paths each."""
-    _check(name, 60, minutes=600, tick_every=5)
+    """0.2 advanced 100% / 65.5% of these bots."""
+    _check(name, 40, minutes=600, tick_every=5)
 
 
 @pytest.mark.parametrize("name", ["holding 1-60 min", "holding 1-240 min"])
 def test_random_holding_times_no_longer_rebuild_the_ev_test(name: str) -> None:
     """The EV test takes the complete prefix append-only, so nothing re-draws its path."""
-    _check(name, 200, minutes=1000, tick_every=10)
+    _check(name, 150, minutes=1000, tick_every=10)
 
 
 @pytest.mark.parametrize(
@@ -60,21 +60,21 @@ def test_random_holding_times_no_longer_rebuild_the_ev_test(name: str) -> None:
 )
 def test_sizes_correlated_with_outcomes_do_not_pass_with_a_declared_max_size(name: str) -> None:
     """Bets linear in size up to max_trade_size; 0.2's capped bet passed 66.5% at 1000x."""
-    _check(name, 300, minutes=1000)
+    _check(name, 150, minutes=1000)
 
 
 def test_without_max_trade_size_the_ev_test_is_about_returns_given_size() -> None:
     """The documented limit: without a declared size, the EV test's null is each
     trade's return given its size, which a bot whose large trades lose breaks."""
     flow = dataclasses.replace(FLOWS["1% of trades 1000x, size-outcome correlated"], minutes=600)
-    rate, _ = false_advance_rate(flow, 60, seed=8, report="open_trades")
+    rate, _ = false_advance_rate(flow, 30, seed=8, report="open_trades")
     assert rate > 0.3
 
 
 def test_cleared_kills_spend_the_error_budget_instead_of_resetting_it() -> None:
     """Stage 0 killed at a drawdown of 15 and cleared at once, again and again."""
-    _check("stage-0 drawdown kill cleared each time", 40, minutes=3000, tick_every=10)
+    _check("stage-0 drawdown kill cleared each time", 30, minutes=2000, tick_every=10)
 
 
 def test_resets_spend_the_error_budget_instead_of_resetting_it() -> None:
-    _check("reset every 200 trades", 40, minutes=3000, tick_every=10)
+    _check("reset every 200 trades", 30, minutes=2000, tick_every=10)

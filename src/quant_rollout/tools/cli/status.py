@@ -7,9 +7,10 @@ import dataclasses
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..._durations import seconds_to_us
-from ...engine.machine import Phase
+from ...engine.machine import Phase, gate_window
 from ...gates import Gate
 from ...rollout import Rollout, RolloutStatus
+from ...stats.spending import window_confidence
 from ...trades import format_instant, parse_instant
 from .common import (
     EXIT_OK,
@@ -114,6 +115,10 @@ def _status_json(
         "started_at": st.started_at,
         "stage_entered_at": st.stage_entered_at,
         "evidence_since": st.evidence_since,
+        "gate_window": gate_window(st.state),
+        "judged_metrics": None if st.judged_metrics is None else st.judged_metrics.to_dict(),
+        "evidence_waiting": st.evidence_waiting,
+        "complete_before": st.complete_before,
         "last_decision_action": st.state.last_decision_action,
         "last_event": last,
         "metrics": None if st.metrics is None else st.metrics.to_dict(),
@@ -210,6 +215,23 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
         if st.evidence_since is None
         else f"trades since {_when(st.evidence_since, now)}",
     )
+    target_gate = st.next_stage.gate if st.next_stage is not None else None
+    window = gate_window(st.state)
+    if window > 1 and target_gate is not None and target_gate.confidence is not None:
+        add(
+            "window",
+            f"{window} of stage {st.stage.label} (restarts: a veto, a cleared kill, a "
+            f"reset, a revert): its gate tests at "
+            f"{window_confidence(target_gate.confidence, window):.2%}, so that all its "
+            f"windows together stay within {1 - target_gate.confidence:.0%}",
+        )
+    if st.evidence_waiting:
+        through = "" if st.complete_before is None else f" opened from {st.complete_before}"
+        add(
+            "waiting",
+            f"{st.evidence_waiting} closed trades{through} wait for older trades to close "
+            "before the gate counts them (say what is open: --closed-through)",
+        )
     if st.last_event is not None:
         e = st.last_event
         add(
