@@ -814,7 +814,7 @@ def test_status_shows_the_bounds_and_where_each_kill_criterion_stands(
     assert data["kill_criteria"][2]["state"] == "running"
     win_rate = data["gate_progress"]["criteria"][1]
     assert win_rate["name"] == "win_rate"
-    assert 0.55 < win_rate["lower_bound"] < 0.6
+    assert 0.54 < win_rate["lower_bound"] < 0.6  # the first window's level: 96%
 
 
 def test_status_shows_what_the_gate_proved_after_an_advance(
