@@ -292,3 +292,38 @@ def test_a_passed_gates_proven_level_is_never_below_its_bar() -> None:
                 assert proof.win_rate_lower is not None
                 assert proof.win_rate_lower >= 0.55, (wins, n)
                 break
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def test_status_says_what_waits_and_which_window_the_gate_judges(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from quant_rollout.tools.cli import main
+    from quant_rollout.tools.config import EXAMPLE_CONFIG
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QUANT_ROLLOUT_NOW", "2026-05-01T12:00:00Z")
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.delenv("QUANT_ROLLOUT_CONFIG", raising=False)
+    (tmp_path / "rollout.toml").write_text(EXAMPLE_CONFIG, encoding="utf-8")
+    rows = ["timestamp,pnl,size"] + [
+        f"2026-05-01T{i // 60:02d}:{i % 60:02d}:00Z,{5.0 if i % 3 else -5.0},5.0" for i in range(90)
+    ]
+    (tmp_path / "trades.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    args = ["--config", "rollout.toml", "status", "--trades", "trades.csv"]
+    assert main(args) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "waiting 90 closed trades opened from 2026-04-30T12:00:00.000001+00:00 wait" in out
+    assert main([*args, "--closed-through", "2026-05-01T12:00:00Z"]) == 0
+    assert "waiting" not in capsys.readouterr().out
+    assert main(["--config", "rollout.toml", "reset", "--yes"]) == 0
+    capsys.readouterr()
+    assert main(["--config", "rollout.toml", "status", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["gate_window"] == 2
+    assert main(["--config", "rollout.toml", "status"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "window 2 of stage 0 (baseline)" in out
+    assert "its gate tests at 99.39%, so that all its windows together stay within 5%" in out
