@@ -79,6 +79,10 @@ STATUS_KEYS = {
     "started_at",
     "stage_entered_at",
     "evidence_since",
+    "gate_window",  # 0.3: the window the gate judges, its evidence waiting on open trades
+    "judged_metrics",
+    "evidence_waiting",
+    "complete_before",
     "last_decision_action",
     "last_event",
     "metrics",
