@@ -268,7 +268,7 @@ def _run(
 
     def tick() -> RolloutAction:
         clock.set(T0 + 60 * i)
-        return rollout.tick(trades).action
+        return rollout.tick(trades, open_trades=()).action  # each trade closes at once
 
     while advanced_at is None and i < HORIZON:
         for _ in range(tick_every):
