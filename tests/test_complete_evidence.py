@@ -327,3 +327,10 @@ def test_status_says_what_waits_and_which_window_the_gate_judges(
     out = " ".join(capsys.readouterr().out.split())
     assert "window 2 of stage 0 (baseline)" in out
     assert "its gate tests at 99.39%, so that all its windows together stay within 5%" in out
+
+
+def test_every_tracker_of_a_gate_takes_the_complete_prefix() -> None:
+    from quant_rollout.gates import GateTracker, GateTrackers
+
+    assert GateTracker.complete_evidence
+    assert GateTrackers.complete_evidence

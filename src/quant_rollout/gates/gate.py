@@ -37,6 +37,7 @@ class GateTrackers:
     """
 
     order_sensitive = True
+    complete_evidence = True  # a gate judges the complete prefix (see evidence.py)
 
     def __init__(self, by_index: Dict[int, CriterionTracker]) -> None:
         self.by_index = by_index
