@@ -112,7 +112,7 @@ def build_world(
         while index < len(trades) and trades[index].instant_us <= int(now.timestamp() * 1e6):
             index += 1
         clock.set(now)
-        decision = rollout.tick(trades[:index])
+        decision = rollout.tick(trades[:index], open_trades=())  # each closes as it opens
         if decision.action.value == "veto_open" and decision.to_stage == 2:
             break
     clock.set(now + timedelta(minutes=20))
@@ -124,7 +124,7 @@ def build_world(
     config.write_text(CONFIG_TEXT.format(state=state.name, window=window), encoding="utf-8")
     clock.set(end)
     final = Rollout.from_config(config, clock=clock)
-    decision = final.tick(trades)
+    decision = final.tick(trades, open_trades=())
     if decision.action.value != "veto_open":
         raise AssertionError(f"the world did not end with a pending advance: {decision!r}")
     return World(config, trade_file, state, folder / f"{name}.state.history.jsonl", trades)
