@@ -50,7 +50,7 @@ from quant_rollout import (
     WinRateCusum,
     plan,
 )
-from quant_rollout.engine.machine import RolloutConfig
+from quant_rollout.engine import RolloutConfig
 
 WIN_RATES = (0.50, 0.55, 0.60, 0.65, 0.70)
 OFF = KillSwitch(wr_threshold=None, ev_threshold=None)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from quant_rollout import Gate, KillSwitch, ManualClock, Rollout, Stage, TradeOutcome
 from quant_rollout.calendar import Schedule
-from quant_rollout.engine.machine import RolloutConfig
+from quant_rollout.engine import RolloutConfig
 from quant_rollout.storage.store import MemoryStore
 from quant_rollout.tools.config import load_config
 from quant_rollout.tools.importers import read_trades

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quant_rollout import Gate, KillSwitch, ManualClock, Rollout, RolloutAction, Stage, TradeOutcome
-from quant_rollout.engine.machine import (
+from quant_rollout.engine import (
     RolloutConfig,
     gate_window,
     operate,

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from helpers import T0
 from quant_rollout import ManualClock, Rollout, RolloutAction, Stage, TradeOutcome
-from quant_rollout.engine.machine import RolloutConfig, decide, gate_tracker_key
+from quant_rollout.engine import RolloutConfig, decide
 from quant_rollout.engine.state import RolloutState
 from quant_rollout.errors import ConfigError, ConfigFileError
-from quant_rollout.evidence import EvidenceFeed
+from quant_rollout.evidence import EvidenceFeed, gate_tracker_key
 from quant_rollout.gates import CriterionProgress, Gate, GateProof, GateTracker, GateVerdict
 from quant_rollout.gates import text as gates_text
 from quant_rollout.gates import win_rate as gates_win_rate

@@ -16,7 +16,7 @@ from typing import List, Optional
 import pytest
 
 from quant_rollout import Gate, KillSwitch, Stage, TradeOutcome, plan
-from quant_rollout.engine.machine import RolloutConfig
+from quant_rollout.engine import RolloutConfig
 from quant_rollout.errors import ConfigError
 from quant_rollout.evidence import StageEvidence
 from quant_rollout.gates import (

@@ -33,8 +33,8 @@ from quant_rollout import (
     TradeOutcome,
     WinRateCusum,
 )
-from quant_rollout.engine.machine import RolloutConfig, gate_tracker_key
-from quant_rollout.evidence import StageEvidence
+from quant_rollout.engine import RolloutConfig
+from quant_rollout.evidence import StageEvidence, gate_tracker_key
 from quant_rollout.gates import GateVerdict
 from quant_rollout.metrics import Metrics, MetricsAccumulator
 from quant_rollout.stats import cusum_alarm_probability, cusum_arl, win_rate_rejection_cdf

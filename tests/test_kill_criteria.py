@@ -29,7 +29,7 @@ from quant_rollout import (
     TradeOutcome,
     WinRateCusum,
 )
-from quant_rollout.engine.machine import RolloutConfig
+from quant_rollout.engine import RolloutConfig
 from quant_rollout.errors import ConfigError, ConfigFileError
 from quant_rollout.evidence import EvidenceFeed, StageEvidence
 from quant_rollout.gates import GateProof

@@ -30,7 +30,7 @@ from quant_rollout import (
     format_plan,
     plan,
 )
-from quant_rollout.engine.machine import RolloutConfig
+from quant_rollout.engine import RolloutConfig
 from quant_rollout.errors import ConfigError
 from quant_rollout.gates import BettingScan, PlanContext
 from quant_rollout.kill import KillModel, MaxConsecutiveLosses, MaxDrawdown, WinRateCusum

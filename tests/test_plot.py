@@ -14,7 +14,7 @@ import pytest
 
 from helpers import trade
 from quant_rollout import Gate, KillSwitch, RolloutError, Stage
-from quant_rollout.engine.machine import RolloutConfig
+from quant_rollout.engine import RolloutConfig
 from quant_rollout.tools.plot import DPI, FIGSIZE_INCHES, PlotUnavailableError, plot_replay
 from quant_rollout.tools.replay import ReplayResult, replay
 
@@ -143,7 +143,7 @@ def test_plot_leaves_no_pyplot_state_behind(tmp_path: Path) -> None:
         f"""
         import sys
         from quant_rollout import KillSwitch, Stage, TradeOutcome
-        from quant_rollout.engine.machine import RolloutConfig
+        from quant_rollout.engine import RolloutConfig
         from quant_rollout.tools.replay import replay
         from quant_rollout.tools.plot import plot_replay
         config = RolloutConfig((Stage(0, {{}}),), KillSwitch(), 0)
@@ -174,7 +174,7 @@ def test_without_matplotlib_in_a_fresh_process(tmp_path: Path) -> None:
     code = BLOCKER + textwrap.dedent(
         f"""
         from quant_rollout import KillSwitch, RolloutError, Stage
-        from quant_rollout.engine.machine import RolloutConfig
+        from quant_rollout.engine import RolloutConfig
         from quant_rollout.tools.replay import replay
         from quant_rollout.tools.plot import plot_replay
         result = replay([], RolloutConfig((Stage(0, {{}}),), KillSwitch(), 0))
@@ -203,7 +203,7 @@ def test_quant_rollout_imports_and_replays_with_matplotlib_blocked() -> None:
         for name in names:
             importlib.import_module(name)
         from quant_rollout import KillSwitch, Stage, TradeOutcome
-        from quant_rollout.engine.machine import RolloutConfig
+        from quant_rollout.engine import RolloutConfig
         from quant_rollout.tools.replay import format_summary, format_timeline, replay
         config = RolloutConfig((Stage(0, {}),), KillSwitch(), 0)
         result = replay([TradeOutcome(1.0, 1.0, "2026-05-01T10:00:00Z")], config)

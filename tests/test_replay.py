@@ -31,7 +31,7 @@ from quant_rollout import (
     Stage,
     TradeOutcome,
 )
-from quant_rollout.engine.machine import Phase, RolloutConfig
+from quant_rollout.engine import Phase, RolloutConfig
 from quant_rollout.storage.history import HistoryRecord
 from quant_rollout.storage.store import MemoryStore
 from quant_rollout.tools.replay import (
@@ -768,7 +768,7 @@ def test_text_tables_fit_in_100_columns_even_with_long_reasons() -> None:
 
 def test_the_engine_says_when_time_alone_changes_a_decision() -> None:
     """What replay skips ahead to comes from the engine, not from a copy of decide()."""
-    from quant_rollout.engine.machine import next_time_change
+    from quant_rollout.engine import next_time_change
     from quant_rollout.engine.state import RolloutState
 
     config = RolloutConfig(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 from .arms import Arm, Experiment, Metric, Router
 from .clock import ManualClock
-from .engine.machine import RolloutAction, RolloutDecision, Stage
+from .engine import RolloutAction, RolloutDecision, Stage
 from .engine.state import RolloutState
 from .errors import (
     ClockError,

@@ -5,7 +5,7 @@ Kept so 0.1 code runs unchanged; new code can import from ``quant_rollout``.
 
 from __future__ import annotations
 
-from .engine.machine import RolloutAction, RolloutDecision, Stage
+from .engine import RolloutAction, RolloutDecision, Stage
 from .engine.state import RolloutState
 from .gates import Gate
 from .kill import KillSwitch

@@ -13,7 +13,7 @@ from typing import List, Tuple
 
 from .._durations import US_PER_DAY, format_duration
 from ..calendar import format_wait
-from ..engine.machine import RolloutConfig, Stage
+from ..engine import RolloutConfig, Stage
 from ..trades import to_datetime
 
 __all__ = ["calendar_notes", "has_calendar_notes"]

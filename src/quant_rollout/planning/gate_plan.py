@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from ..engine.machine import Stage, windowed_gate
+from ..engine import Stage, windowed_gate
 from ..gates import (
     AfterDays,
     AtLeast,

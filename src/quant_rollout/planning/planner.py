@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..clock import system_clock
-from ..engine.machine import RolloutConfig
+from ..engine import RolloutConfig
 from ..errors import ConfigError
 from ..trades import TimestampLike, as_trade, parse_instant
 from .calendar_notes import calendar_notes, has_calendar_notes

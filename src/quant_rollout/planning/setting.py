@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
-from ..engine.machine import RolloutConfig
+from ..engine import RolloutConfig
 from .payoff import Payoff
 from .report import MONTE_CARLO, PlanRow, cdf_from_times, make_row
 from .runs import Bernoulli, Bootstrap, GateRule, KillTables, Progress, Rule, Source, simulate

@@ -97,7 +97,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._durations import format_duration, parse_duration
 from ..calendar import Rule, Schedule, Window, load_zone, parse_blackouts, parse_windows
-from ..engine.machine import RolloutConfig, Stage
+from ..engine import RolloutConfig, Stage
 from ..engine.model import MAX_VETO_WINDOW_SECONDS
 from ..errors import CalendarError, ConfigError, ConfigFileError, excerpt
 from ..kill import BUILTIN_CRITERIA, KillSwitch
@@ -167,7 +167,7 @@ def as_loaded_config(config: object, *, needed_by: str = "this") -> LoadedConfig
     The one place the tools accept "a config": ``replay``, the CLI and the plan all
     come through here. Accepts the path of a configuration file (read with
     :func:`load_config`), a ``LoadedConfig`` (returned as it is), a
-    :class:`~quant_rollout.engine.machine.RolloutConfig`, a
+    :class:`~quant_rollout.engine.RolloutConfig`, a
     :class:`~quant_rollout.Rollout` (its configuration and state file), or any object
     with ``stages``, ``kill_switch`` and ``veto_window_seconds``.
 

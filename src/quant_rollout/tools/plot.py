@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
-from ..engine.machine import RolloutAction
+from ..engine import RolloutAction
 from ..errors import RolloutError
 from ..trades import parse_instant, to_datetime
 

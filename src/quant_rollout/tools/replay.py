@@ -57,7 +57,7 @@ from typing import (
 from .._durations import US_PER_SECOND, format_duration
 from .._validate import check_number
 from ..clock import ManualClock
-from ..engine.machine import (
+from ..engine import (
     Phase,
     RolloutAction,
     RolloutConfig,
@@ -293,7 +293,7 @@ def _close_us(trade: TradeOutcome, index: int) -> int:
 
 class RolloutConfigLike(Protocol):
     """What :func:`replay` reads from its ``config``: a
-    :class:`~quant_rollout.engine.machine.RolloutConfig`, a loaded config file or a
+    :class:`~quant_rollout.engine.RolloutConfig`, a loaded config file or a
     :class:`~quant_rollout.Rollout` all have these (a configuration file's path is
     accepted too; see :func:`~quant_rollout.tools.config.as_loaded_config`)."""
 
@@ -330,7 +330,7 @@ def _next_deadline(
 ) -> Optional[int]:
     """The first cadence point after ``now_us`` at which time alone can change a decision.
 
-    The engine says when (:func:`~quant_rollout.engine.machine.next_time_change`); a
+    The engine says when (:func:`~quant_rollout.engine.next_time_change`); a
     replay only puts it on its tick cadence. None: only new trades can change anything.
     """
     changes_at = next_time_change(config, state, now_us, gate_met=gate_met)
@@ -355,7 +355,7 @@ def replay(
     Args:
         trades: :class:`~quant_rollout.TradeOutcome` (or mappings/objects with
             ``pnl``, ``size`` and ``timestamp``), in any order.
-        config: a :class:`~quant_rollout.engine.machine.RolloutConfig` or any object with
+        config: a :class:`~quant_rollout.engine.RolloutConfig` or any object with
             ``stages``, ``kill_switch`` and ``veto_window_seconds`` (a loaded config
             file, or a :class:`~quant_rollout.Rollout`, whose state is not used), or
             the path of a configuration file.

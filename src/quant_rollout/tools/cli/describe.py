@@ -8,7 +8,7 @@ import json
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..._durations import seconds_to_us
-from ...engine.machine import Stage
+from ...engine import Stage
 from ...gates import Gate
 from ...kill import KillSwitch, criterion_name
 from ...metrics import Metrics

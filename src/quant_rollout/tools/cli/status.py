@@ -7,7 +7,7 @@ import dataclasses
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..._durations import seconds_to_us
-from ...engine.machine import Phase, gate_window
+from ...engine import Phase, gate_window
 from ...gates import Gate
 from ...rollout import Rollout, RolloutStatus
 from ...stats.spending import window_confidence
