@@ -16,6 +16,7 @@ __all__ = [
     "T0_NOON_ISO",
     "T0_NOON_US",
     "T0_US",
+    "THREE_STAGE_CONFIG",
     "minute_trade",
     "trade",
 ]
@@ -38,3 +39,34 @@ def trade(at: Any, pnl: float, size: float = 1.0, **metadata: Any) -> TradeOutco
 def minute_trade(i: int, pnl: float, size: float = 1.0, *, start: int = T0) -> TradeOutcome:
     """A trade opened ``i`` minutes after ``start`` (Unix seconds, default :data:`T0`)."""
     return TradeOutcome(pnl, size, start + 60 * i)
+
+
+THREE_STAGE_CONFIG = """\
+state_path = "state/rollout_state.json"
+veto_window = "30m"
+
+[kill_switch]
+wr_lookback = 5
+wr_threshold = 0.4
+ev_lookback = 10
+ev_threshold = -0.5
+
+[[stages]]
+num = 0
+name = "baseline"
+params = { size = 1 }
+
+[[stages]]
+num = 1
+name = "canary"
+params = { size = 2 }
+gate = { min_n = 5, min_win_rate = 0.6 }
+
+[[stages]]
+num = 2
+name = "full"
+params = { size = 5 }
+gate = { min_n = 5, min_win_rate = 0.6 }
+"""
+"""A three-stage rollout file (baseline, canary, full) with its state in ``state/``:
+what the command-line and delivery tests operate on."""

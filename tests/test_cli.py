@@ -25,6 +25,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from helpers import T0_NOON_ISO
+from helpers import THREE_STAGE_CONFIG as CONFIG
 from quant_rollout import ManualClock, Rollout, RolloutAction, TradeOutcome
 from quant_rollout.storage.history import read_history
 from quant_rollout.tools.cli import main
@@ -37,33 +38,6 @@ T0 = T0_NOON_ISO
 T4 = "2026-05-01T12:04:00Z"
 """When the operator runs the commands: 4 minutes into a 30-minute window."""
 
-CONFIG = """\
-state_path = "state/rollout_state.json"
-veto_window = "30m"
-
-[kill_switch]
-wr_lookback = 5
-wr_threshold = 0.4
-ev_lookback = 10
-ev_threshold = -0.5
-
-[[stages]]
-num = 0
-name = "baseline"
-params = { size = 1 }
-
-[[stages]]
-num = 1
-name = "canary"
-params = { size = 2 }
-gate = { min_n = 5, min_win_rate = 0.6 }
-
-[[stages]]
-num = 2
-name = "full"
-params = { size = 5 }
-gate = { min_n = 5, min_win_rate = 0.6 }
-"""
 
 STATUS_KEYS = {
     "now",

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 import pytest
 
 import quant_rollout.storage.store as store_module
+from helpers import THREE_STAGE_CONFIG as CONFIG
 from quant_rollout import (
     ManualClock,
     Rollout,
@@ -38,33 +39,6 @@ SRC = ROOT / "src"
 README = ROOT / "README.md"
 TIMEOUT = 60
 
-CONFIG = """\
-state_path = "state/rollout_state.json"
-veto_window = "30m"
-
-[kill_switch]
-wr_lookback = 5
-wr_threshold = 0.4
-ev_lookback = 10
-ev_threshold = -0.5
-
-[[stages]]
-num = 0
-name = "baseline"
-params = { size = 1 }
-
-[[stages]]
-num = 1
-name = "canary"
-params = { size = 2 }
-gate = { min_n = 5, min_win_rate = 0.6 }
-
-[[stages]]
-num = 2
-name = "full"
-params = { size = 5 }
-gate = { min_n = 5, min_win_rate = 0.6 }
-"""
 
 PARAMS = {0: {"size": 1}, 1: {"size": 2}, 2: {"size": 5}}
 
