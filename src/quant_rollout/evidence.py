@@ -20,6 +20,13 @@ Complete evidence
     a late arrival cannot re-draw a sequential test's path. The kill switch sees every
     closed trade at once (a loss should stop a stage as soon as it is known).
 
+Trades stamped ahead of the clock
+    A trade is stamped with the time it was opened, so it cannot be after the clock's
+    now, unless the bot's clock and the rollout's disagree. The feed keeps every open
+    time it has read, sorted, so :meth:`EvidenceFeed.ahead` can say at each tick how
+    many trades are stamped after now by more than :data:`AHEAD_TOLERANCE_SECONDS`
+    and the latest of them (:class:`TradesAhead`), at the cost of a bisection.
+
 The one thing the fast path cannot see without reading the whole list is a trade
 *in the middle* that was changed in place (say its pnl was corrected after fees
 settled). Such a correction counts from the next rebuild; call
@@ -31,6 +38,8 @@ from __future__ import annotations
 
 import bisect
 import heapq
+from array import array
+from dataclasses import dataclass
 from typing import (
     Callable,
     Dict,
@@ -47,20 +56,49 @@ from typing import (
 )
 
 from .metrics import Metrics, MetricsAccumulator
-from .trades import TradeOutcome, as_trade
+from .trades import TradeOutcome, as_trade, format_instant
 
 __all__ = [
+    "AHEAD_TOLERANCE_SECONDS",
     "EvidenceFeed",
     "EvidenceTracker",
     "StageEvidence",
     "TrackerFactory",
     "TrackerKey",
+    "TradesAhead",
     "gate_tracker_key",
     "kill_tracker_key",
 ]
 
 # (instant in microseconds, position in the caller's list): the order of evidence.
 _Key = Tuple[int, int]
+
+
+AHEAD_TOLERANCE_SECONDS = 300
+"""How far after the clock's now a trade may be stamped before the tick warns: five
+minutes, more than two machines' clocks differ by, less than the smallest time-zone
+mistake (30 minutes)."""
+
+
+@dataclass(frozen=True)
+class TradesAhead:
+    """Trades stamped after the clock's now by more than the tolerance.
+
+    Attributes:
+        count: how many trades of the list given.
+        latest_us: the latest open time among them (microseconds since the epoch, UTC).
+    """
+
+    count: int
+    latest_us: int
+
+    def message(self) -> str:
+        """The warning the tick's reason and ``status`` show."""
+        trades = "trade" if self.count == 1 else "trades"
+        return (
+            f"{self.count} {trades} stamped after the clock's now (latest "
+            f"{format_instant(self.latest_us)}): check the bot's timestamps or the clock"
+        )
 
 
 class EvidenceTracker(Protocol):
@@ -256,6 +294,18 @@ class EvidenceFeed(Generic[E]):
         self._seen = 0
         self._first: Optional[Tuple[int, float, float]] = None
         self._last: Optional[Tuple[int, float, float]] = None
+        self._stamps = array("q")  # every open time read, sorted
+
+    def ahead(
+        self, now_us: int, tolerance_us: int = AHEAD_TOLERANCE_SECONDS * 1_000_000
+    ) -> Optional[TradesAhead]:
+        """The trades of the list last read stamped after ``now_us + tolerance_us``;
+        None when there are none."""
+        stamps = self._stamps
+        first = bisect.bisect_right(stamps, now_us + tolerance_us)
+        if first == len(stamps):
+            return None
+        return TradesAhead(len(stamps) - first, stamps[-1])
 
     def evidence(
         self,
@@ -294,6 +344,8 @@ class EvidenceFeed(Generic[E]):
                 return self._rebuild(trades, since_us, epoch, complete_before)
             for key, trade in admitted:
                 evidence.add(trade, key)
+            for trade in new:
+                bisect.insort(self._stamps, trade.instant_us)
             evidence.complete_through(complete_before)
             self._remember(trades, new[-1] if new else None)
             return evidence
@@ -304,6 +356,7 @@ class EvidenceFeed(Generic[E]):
         self._evidence = None
         self._epoch = None
         self._seen = 0
+        self._stamps = array("q")
 
     def _prefix_unchanged(self, trades: Sequence[object]) -> bool:
         if self._seen == 0:
@@ -340,6 +393,7 @@ class EvidenceFeed(Generic[E]):
             evidence.add(trade, key)
         self._epoch = epoch
         self._evidence = evidence
+        self._stamps = array("q", sorted(t.instant_us for t in parsed))
         self._first = _fingerprint(parsed[0]) if parsed else None
         self._remember(trades, parsed[-1] if parsed else None)
         return evidence

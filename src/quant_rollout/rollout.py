@@ -43,6 +43,7 @@ from .engine import (
     operate,
     phase_of,
 )
+from .engine.moves import window_start_us
 from .engine.transitions import OPERATOR_VERBS, Event
 from .errors import ConfigError, InvalidTradeError, OperatorRefusedError
 from .evidence import EvidenceFeed, StageEvidence
@@ -109,6 +110,14 @@ class RolloutStatus:
     judged_metrics: Optional[Metrics] = None
     evidence_waiting: Optional[int] = None
     complete_before: Optional[str] = None
+    trades_ahead: Optional[str] = None
+    """With ``trades``: the warning the tick's reason carries when trades are stamped
+    after the clock's now by more than five minutes ("3 trades stamped after the
+    clock's now (latest ...): check the bot's timestamps or the clock"); else None."""
+    bot_told: Optional[str] = None
+    """When the bot has not been told the current stage yet (an operator moved it, or
+    a tick's answer was lost): "the bot was last told stage 1; its next tick announces
+    stage 2 (canary)"; None when the bot runs the current stage."""
 
 
 def _clock_from_legacy(
@@ -334,7 +343,8 @@ class Rollout:
             cause = None
             if state.delivered_stage != state.current_stage:  # what moved it, for the bot
                 cause = _cause(getattr(txn, "last_event", None), state)
-            step = decide(self.config, state, evidence, now, cause=cause)
+            ahead = self._feed.ahead(now)
+            step = decide(self.config, state, evidence, now, cause=cause, trades_ahead=ahead)
             txn.commit(step.transitions)
         decision = step.decision
         if getattr(txn, "recovered", False) and not decision.changed:
@@ -346,8 +356,12 @@ class Rollout:
     def _evidence(
         self, trades: Sequence[object], state: RolloutState, complete_before: Optional[int]
     ) -> StageEvidence:
-        since = None if state.evidence_since is None else parse_instant(state.evidence_since)
-        return self._feed.evidence(trades, since, self.config.epoch(state), complete_before)
+        since = window_start_us(state)
+        epoch = self.config.epoch(state)
+        if state.evidence_after is not None and since is not None:
+            # Where the window starts identifies it (each trade counts in one window).
+            epoch = epoch._replace(since=format_instant(since))
+        return self._feed.evidence(trades, since, epoch, complete_before)
 
     def _complete_before(self, now: int, reported: Optional[int]) -> Optional[int]:
         """The end (exclusive, in microseconds) of the evidence the gate may judge."""
@@ -500,6 +514,7 @@ class Rollout:
         judged = None
         waiting: Optional[int] = None
         complete: Optional[str] = None
+        trades_ahead: Optional[str] = None
         if trades is not None:
             seq = trades if isinstance(trades, _SequenceABC) else list(trades)
             evidence = self._evidence(seq, state, self._complete_before(now, reported))
@@ -509,6 +524,8 @@ class Rollout:
             if evidence.complete_before is not None:
                 complete = format_instant(evidence.complete_before)
             kill_criteria = self.config.kill_switch.criteria_status(evidence)
+            warning = self._feed.ahead(now)
+            trades_ahead = None if warning is None else warning.message()
             target = (
                 self.config.stage(state.advance_pending_to)
                 if state.advance_pending_to is not None
@@ -544,6 +561,8 @@ class Rollout:
             judged_metrics=judged,
             evidence_waiting=waiting,
             complete_before=complete,
+            trades_ahead=trades_ahead,
+            bot_told=_untold(state, stage),
         )
 
     def history(self) -> List[HistoryRecord]:
@@ -576,6 +595,14 @@ def _cause(last: Optional[HistoryRecord], state: RolloutState) -> Optional[str]:
     if last.event in (Event.ADVANCE, Event.VETO_EXPIRED) and last.from_stage != last.to_stage:
         return f"{last.event} at {last.at}, recorded by a tick that could not return it"
     return None
+
+
+def _untold(state: RolloutState, stage: Stage) -> Optional[str]:
+    """What ``status`` says when the bot has not been told the current stage yet."""
+    told = state.delivered_stage
+    if told == state.current_stage:
+        return None
+    return f"the bot was last told stage {told}; its next tick announces stage {stage.label}"
 
 
 def _reported(open_trades: Optional[Instants], closed_through: Optional[Any]) -> Optional[int]:

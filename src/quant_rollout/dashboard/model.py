@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ..clock import Clock, read_clock, system_clock
+from ..engine.moves import window_start_us
 from ..engine.state import RolloutState
 from ..errors import HistoryError, OperatorRefusedError, RolloutError
 from ..metrics import compute_metrics
@@ -471,7 +472,7 @@ class GateTimeline:
             raise ValueError(f"max_points must be at least 2, got {max_points!r}")
         self.max_points = max_points
         self._state = state
-        self._since = None if state.evidence_since is None else parse_instant(state.evidence_since)
+        self._since = window_start_us(state)
         self._now_us = 0
         self._copy = Rollout(
             rollout.config.stages,
@@ -487,7 +488,7 @@ class GateTimeline:
     @staticmethod
     def key(rollout: Rollout, state: RolloutState) -> Tuple[Any, ...]:
         """What the timeline depends on: the evidence window and the gate ahead."""
-        return (*rollout.config.epoch(state), state.advance_pending_to)
+        return (*rollout.config.epoch(state), state.evidence_after, state.advance_pending_to)
 
     def _checkpoint(self) -> List[Dict[str, Any]]:
         progress = self._copy.status(self._grown).gate_progress or ()

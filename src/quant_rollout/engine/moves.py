@@ -1,6 +1,19 @@
 """The edits of the state that ticks and verbs share: the clock check, the start of a
-rollout, entering a stage, tripping the kill switch, landing a move, and pulling the
-state's instants back to a clock that had jumped ahead.
+rollout, entering a stage, tripping the kill switch, landing a move, pulling the
+state's instants back to a clock that had jumped ahead, and where a new window of
+evidence starts.
+
+**Each trade counts in at most one window.** A window that starts at ``now`` (an
+advance, a kill, a veto, a cleared kill, a reset, a promote) admits trades opened at
+or after ``now``. A trade stamped after ``now`` (the bot's clock runs ahead, or the
+rollout's clock is old: quant-rollout 0.1's own usage ticks a 1970 clock over trades
+of 2026) may already have been counted by the window being replaced. So a new window
+also starts *after* the newest open time the replaced window counted, when that is
+after ``now``: ``evidence_after`` (:func:`window_start_us`). (A trade stamped at the
+very microsecond a window starts is, as before, credited to the new window: the
+parameters that start then.) A tick knows that
+time exactly (its evidence); a verb knows it as ``counted_through``, which every tick
+that records an event raises (:func:`counted`).
 
 A move's own edit changes the data (which stage, when its evidence starts, why it
 was killed); :func:`land` then sets the flags of the phase that
@@ -25,12 +38,15 @@ __all__ = [
     "clock_ahead",
     "clock_message",
     "clock_pulled_back",
+    "counted",
     "entered",
+    "fresh_evidence",
     "killed",
     "land",
     "new_window",
     "pinned",
     "started",
+    "window_start_us",
 ]
 
 ACCEPT_CLOCK_HINT = (
@@ -161,6 +177,46 @@ def new_window(state: RolloutState, stage: int) -> Dict[str, int]:
     return windows
 
 
+def window_start_us(state: RolloutState) -> Optional[int]:
+    """The first instant (microseconds) a trade of the current window may be opened
+    at: ``evidence_since``, or just after ``evidence_after`` when that is later. None:
+    every trade counts (stage 0 before any revert)."""
+    since = None if state.evidence_since is None else parse_instant(state.evidence_since)
+    if state.evidence_after is None:
+        return since
+    after = parse_instant(state.evidence_after) + 1
+    return after if since is None else max(since, after)
+
+
+def counted(state: RolloutState, newest_us: Optional[int], now_us: int) -> RolloutState:
+    """``state`` with ``counted_through`` raised to ``newest_us`` (the newest open time
+    the current window counts), when that is after ``now_us``: a later window starting
+    at a later now must not count it again. Trades before now need no record: a window
+    starting at now or later never admits them."""
+    if newest_us is None or newest_us <= now_us:
+        return state
+    through = state.counted_through
+    if through is not None and parse_instant(through) >= newest_us:
+        return state
+    return dataclasses.replace(state, counted_through=format_instant(newest_us))
+
+
+def fresh_evidence(state: RolloutState, now_us: int) -> Dict[str, Any]:
+    """The fields that start a new window of evidence at ``now_us``: it admits trades
+    opened at or after now and after every open time an earlier window counted."""
+    ahead = [
+        (parse_instant(value), value)
+        for value in (state.evidence_after, state.counted_through)
+        if value is not None and parse_instant(value) > now_us
+    ]
+    bound = max(ahead)[1] if ahead else None
+    return {
+        "evidence_since": format_instant(now_us),
+        "evidence_after": bound,
+        "counted_through": bound,
+    }
+
+
 def entered(
     state: RolloutState, stage: int, now_us: int, proof: Optional[GateProof] = None
 ) -> RolloutState:
@@ -175,13 +231,13 @@ def entered(
         current_stage=stage,
         ship_timestamps=ships,
         stage_entered_at=at,
-        evidence_since=at,
         gate_windows=new_window(state, stage),
         gate_n=None if proof is None else proof.n,
         gate_win_rate=None if proof is None else proof.win_rate,
         gate_ev_per_dollar=None if proof is None else proof.ev_per_dollar,
         proven_win_rate=None if proof is None else proof.win_rate_lower,
         proven_ev_per_dollar=None if proof is None else proof.ev_per_dollar_lower,
+        **fresh_evidence(state, now_us),
     )
 
 

@@ -13,7 +13,9 @@ Schema history:
   the last returned tick decision told the bot to run. Older files load with
   ``bot_stage`` None, which means ``current_stage`` (nothing left to announce).
   quant-rollout 0.3 also adds ``gate_windows`` (the windows of evidence each stage has
-  had); files without it read as one window per stage.
+  had); files without it read as one window per stage, and ``evidence_after`` and
+  ``counted_through`` (trades stamped after the clock's now: each counts in at most
+  one window); files without them have no such bound.
 
 Parsing is strict: a wrong type, an unknown key or an unknown version raises
 :class:`CorruptStateError`/:class:`UnknownSchemaError` naming the field and value;
@@ -99,6 +101,14 @@ class RolloutState:
             window at a share of its error level that shrinks with k
             (:mod:`quant_rollout.stats.spending`), so restarts spend the level
             rather than reset it.
+        evidence_after: trades opened at or before this instant do not count in the
+            current window, because an earlier window counted them (they were stamped
+            after the clock's now when that window ended); None: no such bound. Each
+            trade counts in at most one window of evidence.
+        counted_through: the newest open time counted so far, by the current window or
+            an earlier one, when it was after the clock of the last tick that
+            recorded an event (a trade stamped ahead of the clock); None otherwise.
+            The next window starts after it.
     """
 
     current_stage: int = 0
@@ -126,6 +136,8 @@ class RolloutState:
     proven_ev_per_dollar: Optional[float] = None
     bot_stage: Optional[int] = None
     gate_windows: Dict[str, int] = field(default_factory=dict)
+    evidence_after: Optional[str] = None
+    counted_through: Optional[str] = None
 
     @property
     def delivered_stage(self) -> int:
@@ -244,10 +256,9 @@ def state_from_dict(data: Mapping[str, Any], *, source: str = "state") -> Rollou
     if unknown:
         raise CorruptStateError(f"{source}: unknown field(s) {excerpt(unknown)}. {RESTORE_ADVICE}")
     state = _checked({**data, "schema_version": SCHEMA_VERSION}, source)  # upgraded
-    if version < 3 and "bot_stage" in data:
-        raise CorruptStateError(
-            f"{source}: unknown field(s) ['bot_stage'] in a version-{version} file"
-        )
+    newer = sorted({"bot_stage", "evidence_after", "counted_through"} & set(data))
+    if version < 3 and newer:
+        raise CorruptStateError(f"{source}: unknown field(s) {newer!r} in a version-{version} file")
     # A file written before bot_stage existed keeps None: "the current stage" (the
     # stage it holds was returned to the bot by the tick or verb that wrote it).
     return state
@@ -308,6 +319,8 @@ def _checked(data: Dict[str, Any], source: str) -> RolloutState:
         "started_at",
         "advance_pending_since",
         "updated_at",
+        "evidence_after",
+        "counted_through",
     ):
         _check_time(source, key, get(key))
     gate_n = get("gate_n")

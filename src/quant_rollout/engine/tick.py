@@ -21,6 +21,14 @@ went back, or had jumped ahead when it was recorded), the tick still runs the ki
 check and still announces, but never advances, opens or expires a veto window: it
 answers ``NOOP`` with a reason naming the instant and the way out
 (``accept_clock``). Fail closed, never stuck.
+
+**Trades stamped ahead of the clock.** Every tick raises the state's
+``counted_through`` to the newest open time its window counts when that is after now
+(recorded with any event the tick records), and a window the tick starts begins
+after it (:mod:`.moves`): each trade counts in at most one window. When the shell
+says trades are stamped after now by more than a tolerance (``trades_ahead``), the reason
+says so. Advances are not held for it: quant-rollout 0.1's own usage ticks an old
+clock over newer trades, and its rollouts must keep advancing.
 """
 
 from __future__ import annotations
@@ -32,12 +40,21 @@ from typing import List, Optional
 
 from .._durations import format_duration
 from ..calendar import ScheduleStatus, format_local
-from ..evidence import StageEvidence
+from ..evidence import StageEvidence, TradesAhead
 from ..gates import GateVerdict
 from ..trades import format_instant, parse_instant
 from .judging import judge_gate, proof_of_passing
 from .model import RolloutAction, RolloutConfig, RolloutDecision, Stage, Step, Transition
-from .moves import clock_ahead, clock_message, entered, killed, land, pinned, started
+from .moves import (
+    clock_ahead,
+    clock_message,
+    counted,
+    entered,
+    killed,
+    land,
+    pinned,
+    started,
+)
 from .state import RolloutState
 from .timing import veto_deadline_us
 from .transitions import Event, landing
@@ -65,6 +82,7 @@ def decide(
     now_us: int,
     *,
     cause: Optional[str] = None,
+    trades_ahead: Optional[TradesAhead] = None,
 ) -> Step:
     """One tick: judge the current stage's evidence and decide (see DESIGN.md's diagram).
 
@@ -73,7 +91,9 @@ def decide(
     passes the history's last event, e.g. ``"operator promote by ana at ..."``).
 
     A ``now_us`` before an instant the state recorded raises nothing: the kill check
-    runs, nothing advances, and the reason names the way out.
+    runs, nothing advances, and the reason names the way out. ``trades_ahead`` (the trades
+    stamped after now, :meth:`~quant_rollout.evidence.EvidenceFeed.ahead`) is added
+    to the reason as a warning.
     """
     transitions: List[Transition] = []
     given = state
@@ -82,6 +102,8 @@ def decide(
         state = started(state, now_us, transitions)
     state = pinned(state)
     config.stage(state.current_stage)
+    newest = evidence.last_key
+    state = counted(state, None if newest is None else newest[0], now_us)
     kill = _kill_check(config, state, evidence, now_us)
     if kill is not None and kill.event is not None:
         outcome = kill
@@ -99,6 +121,9 @@ def decide(
             or _paused(state)
             or _next_gate(config, state, evidence, now_us)
         )
+    if trades_ahead is not None:
+        warning = trades_ahead.message()
+        outcome = dataclasses.replace(outcome, reason=f"{outcome.reason}; {warning}")
     step = _apply(config, state, evidence, now_us, outcome, transitions)
     # Nothing recorded: the state is the caller's, as given.
     return step if step.transitions else Step(step.decision, given, ())

@@ -21,6 +21,7 @@ from .moves import (
     clock_message,
     clock_pulled_back,
     entered,
+    fresh_evidence,
     land,
     new_window,
     pinned,
@@ -54,8 +55,8 @@ def _veto(call: _Call) -> Tuple[RolloutState, str]:
     target = call.state.advance_pending_to
     edited = dataclasses.replace(
         call.state,
-        evidence_since=call.at,
         gate_windows=new_window(call.state, call.state.current_stage),
+        **fresh_evidence(call.state, call.now_us),
     )
     return edited, f"advance to stage {target} vetoed; its evidence will not count again"
 
@@ -66,7 +67,7 @@ def _clear_kill(call: _Call) -> Tuple[RolloutState, str]:
         call.state,
         kill_reason=None,
         kill_timestamp=None,
-        evidence_since=call.at,
+        **fresh_evidence(call.state, call.now_us),
         # The kill already began a new window, never judged while latched; a state
         # from before windows were counted may have judged its first one.
         gate_windows=(
@@ -99,12 +100,12 @@ def _reset(call: _Call) -> Tuple[RolloutState, str]:
     fresh = RolloutState(
         started_at=call.at,
         stage_entered_at=call.at,
-        evidence_since=call.at,
         history_seq=call.state.history_seq,
         history_hash=call.state.history_hash,
         bot_stage=call.state.delivered_stage,  # the next tick tells the bot
         # A reset restarts the evidence, not the error level the windows spend.
         gate_windows=new_window(call.state, 0),
+        **fresh_evidence(call.state, call.now_us),
     )
     return fresh, "reset to stage 0; evidence starts afresh"
 
