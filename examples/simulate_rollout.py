@@ -73,9 +73,9 @@ def run(state_path: Path) -> None:
 
     print("\n2. The veto window (5 minutes) runs out unvetoed.")
     clock.advance(seconds=100)
-    show("+100s", rollout.tick(trades))
+    show("+1m40s", rollout.tick(trades))
     clock.advance(seconds=300)
-    show("+400s", rollout.tick(trades))
+    show("+6m40s", rollout.tick(trades))
 
     print("\n3. Stage 1 loses 10 in a row: the kill switch reverts to stage 0.")
     trade(-3.0, 10)

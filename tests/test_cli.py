@@ -49,6 +49,8 @@ STATUS_KEYS = {
     "kill_switch",
     "pending_advance",
     "advance_window",
+    "bot_stage",  # 0.3: the stage the bot was last told, and what its next tick announces
+    "bot_told",
     "paused",
     "started_at",
     "stage_entered_at",
@@ -57,6 +59,7 @@ STATUS_KEYS = {
     "judged_metrics",
     "evidence_waiting",
     "complete_before",
+    "trades_ahead",  # 0.3: trades stamped after the clock's now
     "last_decision_action",
     "last_event",
     "metrics",
@@ -314,6 +317,41 @@ def test_status_with_a_bad_trades_file_exits_2(
     code, out, _ = run(capsys, "status", "--config", str(cfg), "--trades", str(bad), "--skip-bad")
     assert code == 0
     assert "1 bad rows skipped" in out
+
+
+def test_status_shows_a_stage_the_bot_has_not_been_told(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bot(cfg).tick([])
+    bot(cfg, T4).promote(note="by hand")
+    code, out, _ = run(capsys, "status", "--config", str(cfg))
+    assert code == 0
+    told = "the bot was last told stage 0; its next tick announces stage 1 (canary)"
+    assert f"bot {told}" in " ".join(out.split())  # wrapped at 80 columns
+    data = status_json(capsys, cfg)
+    assert (data["bot_stage"], data["bot_told"]) == (0, told)
+    assert bot(cfg, T4).tick([]).action is RolloutAction.ADVANCE  # the announcement
+    data = status_json(capsys, cfg)
+    assert (data["bot_stage"], data["bot_told"]) == (1, None)
+    assert "bot   " not in run(capsys, "status", "--config", str(cfg))[1]
+
+
+def test_status_warns_about_trades_stamped_after_the_clock(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trades = cfg.parent / "trades.csv"
+    rows = ["timestamp,pnl,size"] + [f"2027-05-01T00:0{i}:00Z,1.0,2.0" for i in range(3)]
+    trades.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    argv = ["status", "--config", str(cfg), "--trades", str(trades)]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    warning = (
+        "3 trades stamped after the clock's now (latest 2027-05-01T00:02:00+00:00): "
+        "check the bot's timestamps or the clock"
+    )
+    assert f"clock WARNING: {warning}" in " ".join(out.split())
+    code, out, _ = run(capsys, *argv, "--json")
+    assert json.loads(out)["trades_ahead"] == warning
 
 
 def test_status_when_the_kill_switch_is_latched(

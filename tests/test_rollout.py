@@ -769,3 +769,27 @@ def test_veto_and_pause_work_on_a_suspect_clock(bot: Bot) -> None:
     bot.rollout.veto_pending_advance(note="that was 2031")
     assert bot.state().advance_pending_to is None
     assert_consistent(bot)
+
+
+def test_status_says_when_the_bot_has_not_been_told_the_stage(tmp_path: Path) -> None:
+    rollout = Rollout(STAGES, KILL, tmp_path / "s.json", clock=ManualClock(START))
+    rollout.tick([])
+    assert rollout.status().bot_told is None
+    rollout.promote(to_stage=2)
+    told = "the bot was last told stage 0; its next tick announces stage 2 (full)"
+    assert rollout.status().bot_told == told
+    rollout.reset()  # back to the stage the bot runs: nothing to announce
+    assert rollout.status().bot_told is None
+    rollout.promote()
+    assert rollout.tick([]).action is RolloutAction.ADVANCE
+    assert rollout.status().bot_told is None
+
+
+def test_a_veto_window_still_open_says_the_time_left_as_a_duration(tmp_path: Path) -> None:
+    clock = ManualClock(START)
+    rollout = Rollout(STAGES, KILL, tmp_path / "s.json", veto_window_seconds=300, clock=clock)
+    trades = [TradeOutcome(1.0, 1.0, f"2026-04-30T00:0{i}:00Z") for i in range(5)]
+    assert rollout.tick(trades).action is RolloutAction.VETO_OPEN
+    clock.advance(seconds=100)
+    d = rollout.tick(trades)
+    assert d.reason == "veto window still open: advance to stage 1 (canary) in 3m20s unless vetoed"

@@ -34,6 +34,9 @@ EVENT_COLOURS: Dict[str, str] = {
     "pause": "#546e7a",
     "resume": "#00838f",
     "reset": "#000000",
+    "accept_clock": "#ad1457",
+    "announce": "#7cb342",
+    "restore": "#4e342e",
 }
 """One colour per history event, so a marker reads the same on every chart."""
 

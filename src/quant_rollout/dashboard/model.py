@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .._durations import format_duration
 from ..clock import Clock, read_clock, system_clock
 from ..engine.moves import window_start_us
 from ..engine.state import RolloutState
@@ -30,6 +31,7 @@ from .settings import RolloutEntry
 
 __all__ = [
     "ACTIONS",
+    "EVENT_WORDS",
     "NOW_ENV",
     "ActionOutcome",
     "CurvePoint",
@@ -42,6 +44,7 @@ __all__ = [
     "clock_from_env",
     "downsample",
     "equity_curve",
+    "event_words",
     "fleet_row",
     "gate_timeline",
     "read_snapshot",
@@ -214,16 +217,34 @@ def read_snapshot(
 # ----------------------------------------------------------------------------- the fleet
 
 
+EVENT_WORDS: Dict[str, str] = {
+    "start": "rollout started",
+    "veto_open": "advance pending: veto window opened",
+    "advance": "advanced",
+    "veto_expired": "advanced: veto window ran out",
+    "advance_dropped": "pending advance dropped: the gate no longer held",
+    "veto": "advance vetoed",
+    "kill": "KILLED: kill switch tripped",
+    "clear_kill": "kill switch cleared",
+    "promote": "promoted by hand",
+    "pause": "paused",
+    "resume": "resumed",
+    "reset": "reset to stage 0",
+    "accept_clock": "clock accepted after a jump",
+    "announce": "bot told the stage to run",
+    "restore": "state restored from the history",
+}
+"""Each history event in words, as the dashboard shows it beside its name."""
+
+
+def event_words(event: str) -> str:
+    """A history event in words; an event this release does not know, as it is."""
+    return EVENT_WORDS.get(str(event), str(event))
+
+
 def span(seconds: float) -> str:
     """``42s``, ``4m12s``, ``3h05m``, ``2d04h``, as the command line writes spans."""
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    return format_duration(seconds, units=2)
 
 
 def relative(stamp: Optional[str], now_us: int) -> str:

@@ -28,6 +28,7 @@ from .model import (
     act,
     clock_from_env,
     equity_curve,
+    event_words,
     fleet_row,
     phase_text,
     read_snapshot,
@@ -235,7 +236,8 @@ def _header(snap: Snapshot) -> None:
         e = st_.last_event
         who = f" by {e.actor}" if e.actor else ""
         note = f" — note: {e.note}" if e.note else ""
-        st.caption(f"last: #{e.seq} {e.event}{who} {relative(e.at, snap.now_us)}: {e.reason}{note}")
+        what = f"{e.event} ({event_words(e.event)})"
+        st.caption(f"last: #{e.seq} {what}{who} {relative(e.at, snap.now_us)}: {e.reason}{note}")
     if snap.chain_broken:
         problem = snap.history_error or (
             snap.verification.problem if snap.verification is not None else ""
@@ -364,6 +366,7 @@ def _history(snap: Snapshot) -> None:
             "#": r.seq,
             "at": r.at,
             "event": r.event,
+            "what": event_words(r.event),
             "stage": f"{r.from_stage} → {r.to_stage}",
             "reason": r.reason,
             "note": r.note,

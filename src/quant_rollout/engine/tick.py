@@ -242,14 +242,14 @@ def _veto_window(
     assert deadline_us is not None
     target = config.stage(pending)
     if now_us < deadline_us:
-        left = math.ceil(deadline - now_us / 1e6)
+        left = format_duration(math.ceil(deadline - now_us / 1e6), units=2)
         runs_out = ""
         if config.operator_schedule is not None:
             local = format_local(round(deadline * 1e6), config.display_zone(target), now=now_us)
             runs_out = f" ({local}, counting operator hours)"
         return _Outcome(
             RolloutAction.VETO_OPEN,
-            f"veto window still open: advance to stage {target.label} in {left}s{runs_out} "
+            f"veto window still open: advance to stage {target.label} in {left}{runs_out} "
             "unless vetoed",
             to_stage=pending,
             deadline=deadline,

@@ -159,6 +159,7 @@ _OPERATOR_VERBS = {
     "pause": "Paused",
     "resume": "Resumed",
     "reset": "Reset",
+    "accept_clock": "Clock accepted",
 }
 
 
@@ -201,6 +202,19 @@ def alert_for(record: HistoryRecord, label: str = "rollout") -> Alert:
         details.append(f"Why: {record.reason}")
     elif event == "start":
         title = f"Rollout started at stage {record.to_stage}"
+        if record.reason:
+            details.append(record.reason)
+    elif event == "announce":
+        # The bot's tick was told a stage it had not been told: its params change now.
+        level = "failure" if state.get("kill_switch_tripped") else "success"
+        title = f"Bot told to run stage {record.to_stage} (it ran stage {record.from_stage})"
+        details.append(f"Why: {record.reason}")
+    elif event == "restore":
+        level = "warning"
+        who = record.actor or "an operator"
+        title = f"State restored from the history by {who} at stage {record.to_stage}"
+        if record.note:
+            details.append(f"Note: {record.note}")
         if record.reason:
             details.append(record.reason)
     elif event in _OPERATOR_VERBS:

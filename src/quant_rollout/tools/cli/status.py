@@ -111,6 +111,8 @@ def _status_json(
         "advance_window": None
         if st.advance_window is None
         else {"text": st.advance_window, "opens_at": st.advance_window_opens_at},
+        "bot_stage": st.state.delivered_stage,
+        "bot_told": st.bot_told,
         "paused": st.paused,
         "started_at": st.started_at,
         "stage_entered_at": st.stage_entered_at,
@@ -119,6 +121,7 @@ def _status_json(
         "judged_metrics": None if st.judged_metrics is None else st.judged_metrics.to_dict(),
         "evidence_waiting": st.evidence_waiting,
         "complete_before": st.complete_before,
+        "trades_ahead": st.trades_ahead,
         "last_decision_action": st.state.last_decision_action,
         "last_event": last,
         "metrics": None if st.metrics is None else st.metrics.to_dict(),
@@ -176,6 +179,8 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
     last_stage = st.next_stage is None
     add("stage", st.stage.label + (" (last stage)" if last_stage else ""))
     add("params", _params_text(st.stage.params))
+    if st.bot_told is not None:
+        add("bot", st.bot_told)
     add("phase", _PHASE_TEXT[st.phase])
     if st.advance_pending_to is not None:
         deadline = st.veto_deadline_unix
@@ -249,6 +254,8 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
     if history is not None:
         skipped = f", {len(history.skipped)} bad rows skipped" if history.skipped else ""
         add("trades", f"{len(history.trades)} read from {history.source}{skipped}")
+    if st.trades_ahead is not None:
+        add("clock", f"WARNING: {st.trades_ahead}")
     if st.metrics is not None:
         m = st.metrics
         add(
