@@ -10,6 +10,7 @@ from typing import List, Tuple
 
 from ...errors import ConfigFileError
 from ..config import EXAMPLE_CONFIG, LoadedConfig, as_loaded_config, format_duration, load_config
+from ..scale import scale_warnings
 from .common import (
     DEFAULT_CONFIG,
     EXIT_ERROR,
@@ -54,7 +55,26 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             return EXIT_ERROR
     for line in _config_lines(source, config):
         _out(line)
-    return EXIT_OK
+    if args.trades is None:
+        return EXIT_OK
+    history = _read_trades(args.trades, args)
+    if not history.trades:
+        raise _CommandError(f"--trades {args.trades}: no trades to hold the limits against")
+    warnings = scale_warnings(config, history.trades)
+    n = len(warnings)
+    verdict = f"{n} warning{'s' if n > 1 else ''}" if warnings else "OK: every limit can fire"
+    _out(f"against {len(history.trades)} trades of {args.trades}: {verdict}")
+    for warning in warnings:
+        for line in textwrap.wrap(
+            warning.message(source.label),
+            max(40, _width()),
+            initial_indent="warning: ",
+            subsequent_indent="  ",
+            break_on_hyphens=False,
+            break_long_words=False,  # a path stays whole
+        ):
+            _out(line)
+    return EXIT_REFUSED if warnings and args.strict else EXIT_OK
 
 
 def _config_lines(source: _Source, config: LoadedConfig) -> List[str]:

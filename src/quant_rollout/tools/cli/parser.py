@@ -373,11 +373,22 @@ def _parser() -> argparse.ArgumentParser:
     va = add(
         "validate",
         "check a configuration file and print its stage table",
-        ["rollout", "debug"],
+        ["rollout", "debug", "trades"],
         "Check a configuration file and print its stages, gates and kill switch, or every "
-        "problem found (exit 2).",
+        "problem found (exit 2). With --trades, also warn about each kill criterion or "
+        "gate that can never fire on trades like those (a drawdown limit larger than the "
+        "whole history could lose, a min_n that takes years at its pace...), naming the "
+        "key and a value to try.",
     )
     va.add_argument("file", nargs="?", metavar="FILE", help="the file (default: as for --config)")
+    va.add_argument(
+        "--trades",
+        metavar="FILE",
+        help="a trade history: warn about limits that can never fire on trades like it",
+    )
+    va.add_argument(
+        "--strict", action="store_true", help="with --trades: exit 1 when there are warnings"
+    )
     va.set_defaults(run=_cmd_validate)
 
     it = add(

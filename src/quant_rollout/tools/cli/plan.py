@@ -120,6 +120,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             load_config(source.value) if source.kind == "config" else _import_factory(source.value)
         )
     history = None if args.trades is None else _read_trades(args.trades, args)
+    if history is not None and history.trades:
+        # Limits that can never fire on these trades: said before the plan, on stderr
+        # so that --json stays one document.
+        from ..scale import scale_warnings
+
+        label = args.file or getattr(config, "source", None) or "the configuration"
+        for warning in scale_warnings(config, history.trades):
+            sys.stderr.write(f"warning: {warning.message(str(label))}\n")
     payoff = None
     if args.payoff is not None:
         win_loss = _numbers("--payoff", args.payoff)
