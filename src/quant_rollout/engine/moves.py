@@ -11,9 +11,10 @@ of 2026) may already have been counted by the window being replaced. So a new wi
 also starts *after* the newest open time the replaced window counted, when that is
 after ``now``: ``evidence_after`` (:func:`window_start_us`). (A trade stamped at the
 very microsecond a window starts is, as before, credited to the new window: the
-parameters that start then.) A tick knows that
-time exactly (its evidence); a verb knows it as ``counted_through``, which every tick
-that records an event raises (:func:`counted`).
+parameters that start then.) A tick knows that time exactly (its evidence); a verb
+knows it as ``counted_through``, which every tick that records an event raises
+(:func:`counted`). So a verb from another process misses only the trades stamped
+ahead of the clock that reached quiet ticks since the last recorded event.
 
 A move's own edit changes the data (which stage, when its evidence starts, why it
 was killed); :func:`land` then sets the flags of the phase that

@@ -26,8 +26,8 @@ answers ``NOOP`` with a reason naming the instant and the way out
 ``counted_through`` to the newest open time its window counts when that is after now
 (recorded with any event the tick records), and a window the tick starts begins
 after it (:mod:`.moves`): each trade counts in at most one window. When the shell
-says trades are stamped after now by more than a tolerance (``trades_ahead``), the reason
-says so. Advances are not held for it: quant-rollout 0.1's own usage ticks an old
+says trades are stamped after now by more than a tolerance (``trades_ahead``), the
+reason says so. Advances are not held for it: quant-rollout 0.1's own usage ticks an old
 clock over newer trades, and its rollouts must keep advancing.
 """
 
@@ -91,9 +91,9 @@ def decide(
     passes the history's last event, e.g. ``"operator promote by ana at ..."``).
 
     A ``now_us`` before an instant the state recorded raises nothing: the kill check
-    runs, nothing advances, and the reason names the way out. ``trades_ahead`` (the trades
-    stamped after now, :meth:`~quant_rollout.evidence.EvidenceFeed.ahead`) is added
-    to the reason as a warning.
+    runs, nothing advances, and the reason names the way out. ``trades_ahead`` (the
+    trades stamped after now, :meth:`~quant_rollout.evidence.EvidenceFeed.ahead`) is
+    added to the reason as a warning.
     """
     transitions: List[Transition] = []
     given = state
