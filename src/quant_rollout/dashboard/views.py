@@ -227,6 +227,10 @@ def _header(snap: Snapshot) -> None:
         )
     elif st_.advance_pending_to is not None:
         st.warning(phase_text(snap))
+    if st_.bot_told is not None:
+        st.warning(st_.bot_told)  # an operator moved the stage; the bot runs the old one
+    if st_.trades_ahead is not None:
+        st.warning(st_.trades_ahead)
     if st_.advance_window is not None:
         # Time-based gates: where the next advance stands against its windows and
         # blackouts, and the veto deadline in the operator's zone.
