@@ -477,3 +477,16 @@ def test_started_without_the_launcher_or_with_a_bad_clock(
     assert any(
         "QUANT_ROLLOUT_NOW='yesterday' is not an ISO-8601 time" in e for e in _texts(at.error)
     )
+
+
+def test_the_rollout_view_says_what_the_bot_has_not_been_told(
+    monkeypatch: pytest.MonkeyPatch, world: World
+) -> None:
+    from quant_rollout import ManualClock, Rollout
+
+    Rollout.from_config(world.config, clock=ManualClock(NOW)).promote(actor="ana")
+    at = _app(monkeypatch, [_entry(world)], open_key="polybot")
+    told = "the bot was last told stage 1; its next tick announces stage 2 (full_size)"
+    assert told in _texts(at.warning)
+    captions = "\n".join(_texts(at.caption))
+    assert "last: #9 promote (promoted by hand) by ana" in captions
