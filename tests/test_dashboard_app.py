@@ -27,6 +27,7 @@ else:
 
 from streamlit.testing.v1 import AppTest
 
+from quant_rollout import ManualClock, Rollout
 from quant_rollout.dashboard.settings import (
     SETTINGS_ENV,
     TOKEN_ENV,
@@ -482,8 +483,6 @@ def test_started_without_the_launcher_or_with_a_bad_clock(
 def test_the_rollout_view_says_what_the_bot_has_not_been_told(
     monkeypatch: pytest.MonkeyPatch, world: World
 ) -> None:
-    from quant_rollout import ManualClock, Rollout
-
     Rollout.from_config(world.config, clock=ManualClock(NOW)).promote(actor="ana")
     at = _app(monkeypatch, [_entry(world)], open_key="polybot")
     told = "the bot was last told stage 1; its next tick announces stage 2 (full_size)"
