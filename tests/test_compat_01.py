@@ -456,3 +456,18 @@ def test_difference_f_the_kill_lookback_is_by_trade_time_not_list_order(
     assert all(t.pnl > 0 for t in last_in_list) == losers_stamped_later
     tripped, _ = kill_01().evaluate(listed)
     assert tripped == (expected == RolloutAction.KILL_TRIPPED)
+
+
+def test_difference_g_on_an_old_clock_a_trade_counts_in_one_stage_only(path: Path) -> None:
+    rollout = build_01(path)  # 0.1's own clock: 1970, over trades of 2026
+    trades = [win(i) for i in range(20)]
+    first = rollout.tick(trades)
+    assert (first.action, first.to_stage) == (RolloutAction.ADVANCE, 1)
+    d = rollout.tick(trades)
+    # 0.1 counted the same 20 trades again for stage 1 (its window began in 1970)
+    # and advanced to stage 2 on the trades that had just passed stage 1's gate.
+    assert d.action == RolloutAction.NOOP
+    assert d.reason.startswith("gate not yet met: n=0 < 20")
+    assert "20 trades stamped after the clock's now" in d.reason
+    later = [*trades, *(win(i, day="2026-06-01") for i in range(20))]
+    assert rollout.tick(later).to_stage == 2  # stage 1's own trades advance it
