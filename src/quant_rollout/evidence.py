@@ -66,6 +66,7 @@ __all__ = [
     "TrackerFactory",
     "TrackerKey",
     "TradesAhead",
+    "experiment_tracker_key",
     "gate_tracker_key",
     "kill_tracker_key",
 ]
@@ -105,6 +106,9 @@ class EvidenceTracker(Protocol):
     """Per-trade state a criterion keeps over a stage's evidence (e.g. a CUSUM sum).
 
     ``add`` is called once per trade of the window, in time order, and must cost O(1).
+    A tracker that can refuse a trade (an experiment's, for a trade naming no arm) has
+    a ``check(trade, index)`` method raising what ``add`` would: every new trade of a
+    call is checked before any is added, so a refused trade changes nothing.
     A tracker whose result depends on the order of trades sets ``order_sensitive``;
     then a late trade (older than one already counted) rebuilds the evidence so the
     trades are replayed in time order. A tracker with a true ``complete_evidence``
@@ -123,6 +127,11 @@ TrackerKey = NewType("TrackerKey", str)
 def gate_tracker_key(stage: int) -> TrackerKey:
     """The key of the tracker of the gate to ``stage`` (``gate[1]``)."""
     return TrackerKey(f"gate[{stage}]")
+
+
+def experiment_tracker_key() -> TrackerKey:
+    """The key of an experiment stage's tracker (its arms' evidence): ``experiment``."""
+    return TrackerKey("experiment")
 
 
 def kill_tracker_key(index: int) -> TrackerKey:
@@ -149,6 +158,7 @@ class StageEvidence:
 
     __slots__ = (
         "_acc",
+        "_checks",
         "_judged",
         "_judged_acc",
         "_recent",
@@ -183,6 +193,9 @@ class StageEvidence:
             for t in self.trackers.values()
             if not getattr(t, "complete_evidence", False)
         )
+        self._checks = [
+            check for check in (getattr(t, "check", None) for t in self.trackers.values()) if check
+        ]
         self.complete_before = complete_before
         self._acc = MetricsAccumulator()
         self._judged_acc = MetricsAccumulator()
@@ -197,6 +210,11 @@ class StageEvidence:
     def admits(self, trade: TradeOutcome) -> bool:
         """True when ``trade`` belongs to this window (at or after its start)."""
         return self.since_us is None or trade.instant_us >= self.since_us
+
+    def check(self, trade: TradeOutcome, index: int) -> None:
+        """Raise what adding ``trade`` (``trades[index]``) would raise, changing nothing."""
+        for check in self._checks:
+            check(trade, index)
 
     def _complete(self, key: _Key) -> bool:
         return self.complete_before is None or key[0] < self.complete_before
@@ -342,6 +360,8 @@ class EvidenceFeed(Generic[E]):
                 # A late trade older than evidence already counted: sums and lookbacks
                 # take it in place, but an order-sensitive tracker must see time order.
                 return self._rebuild(trades, since_us, epoch, complete_before)
+            for key, trade in admitted:  # all checked first: a refused trade changes nothing
+                evidence.check(trade, key[1])
             for key, trade in admitted:
                 evidence.add(trade, key)
             for trade in new:
@@ -387,9 +407,12 @@ class EvidenceFeed(Generic[E]):
         ):
             complete_before = max(complete_before, old.complete_before)
         evidence = StageEvidence(since_us, self._recent_capacity, trackers, complete_before)
-        for key, trade in sorted(
+        admitted = sorted(
             ((t.instant_us, i), t) for i, t in enumerate(parsed) if evidence.admits(t)
-        ):
+        )
+        for key, trade in admitted:
+            evidence.check(trade, key[1])
+        for key, trade in admitted:
             evidence.add(trade, key)
         self._epoch = epoch
         self._evidence = evidence

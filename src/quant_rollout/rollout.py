@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import (
     Any,
     Callable,
+    Dict,
     Iterable,
     List,
     Mapping,
+    NamedTuple,
     Optional,
     Sequence,
     Tuple,
@@ -26,6 +28,8 @@ from typing import (
 )
 
 from ._validate import check_non_negative
+from .arms import Router, route_bucket
+from .arms.evidence import ExperimentReport, format_experiment
 from .calendar import Rule, Window, format_local
 from .clock import Clock, read_clock, system_clock
 from .engine import (
@@ -44,6 +48,7 @@ from .engine import (
     phase_of,
 )
 from .engine.moves import window_start_us
+from .engine.experiments import arms_evidence, current_experiment, state_report
 from .engine.transitions import OPERATOR_VERBS, Event
 from .errors import ConfigError, InvalidTradeError, OperatorRefusedError
 from .evidence import EvidenceFeed, StageEvidence
@@ -54,7 +59,10 @@ from .storage.history import HistoryRecord, HistoryVerification
 from .storage.store import JsonFileStore, StateStore
 from .trades import format_instant, parse_instant
 
-__all__ = ["DEFAULT_MAX_HOLDING_SECONDS", "Rollout", "RolloutStatus"]
+__all__ = ["DEFAULT_MAX_HOLDING_SECONDS", "PLAIN_ARM", "Rollout", "RolloutStatus", "Routed"]
+
+PLAIN_ARM = "main"
+"""The arm name :meth:`Rollout.route` answers on a stage that runs no experiment."""
 
 DEFAULT_MAX_HOLDING_SECONDS = 86_400.0
 """How long a confidence gate assumes a trade may stay open when the bot says nothing
@@ -118,6 +126,24 @@ class RolloutStatus:
     """When the bot has not been told the current stage yet (an operator moved it, or
     a tick's answer was lost): "the bot was last told stage 1; its next tick announces
     stage 2 (canary)"; None when the bot runs the current stage."""
+    experiment: Optional[ExperimentReport] = None
+    """On an experiment stage, the arms side by side and the verdict: with the trades,
+    every comparison; without them, the routing, opportunities and SRM alarm only.
+    None on a plain stage."""
+
+    @property
+    def experiment_text(self) -> Optional[str]:
+        """:attr:`experiment` as the text table ``quant-rollout status`` prints."""
+        return None if self.experiment is None else format_experiment(self.experiment)
+
+
+class Routed(NamedTuple):
+    """Where :meth:`Rollout.route` sends one opportunity."""
+
+    arm: str
+    """The arm's name: tag the trade with it (``metadata={"arm": ...}``)."""
+    params: Mapping[str, Any]
+    """What to run for this opportunity (a fresh dict)."""
 
 
 def _clock_from_legacy(
@@ -222,9 +248,13 @@ class Rollout:
             store = JsonFileStore(self.state_path, lock_timeout=lock_timeout)
         self.store: StateStore = store
         self.clock: Clock = _clock_from_legacy(clock, clock_now_unix, clock_now_iso)
+        # The trackers of a rebuilt window continue the experiment the state records.
+        self._experiment_record: Optional[Mapping[str, Any]] = None
         self._feed: EvidenceFeed[Epoch] = EvidenceFeed(
-            self.config.recent_capacity, self.config.make_trackers
+            self.config.recent_capacity,
+            lambda epoch: self.config.make_trackers(epoch, self._experiment_record),
         )
+        self._routing: Optional[Tuple[int, Optional[Router], Routed]] = None
 
     @classmethod
     def from_config(
@@ -300,8 +330,17 @@ class Rollout:
         rescan: bool = False,
         open_trades: Optional[Instants] = None,
         closed_through: Optional[Any] = None,
+        opportunities: Optional[Mapping[str, int]] = None,
     ) -> RolloutDecision:
         """Judge the trades and decide; call it about once a minute with all recent trades.
+
+        On an experiment stage each trade names its arm in ``metadata["arm"]`` (the
+        arm :meth:`route` gave it), and ``opportunities`` counts the opportunities
+        routed to each arm *since the previous tick* (``{"control": 120, "wide":
+        118}``; arms not named got none). They feed the PnL-per-opportunity comparison
+        and the sample-ratio alarm, and a tick that reports any writes the state file
+        (no history line: they are counts, not events). On a plain stage they are
+        ignored, so a bot may keep sending them after the experiment ends.
 
         ``trades`` are the *closed* trades, :class:`~quant_rollout.TradeOutcome` (or
         mappings/objects with ``pnl``, ``size`` and ``timestamp``), in any order. Only
@@ -323,8 +362,11 @@ class Rollout:
         switch sees every closed trade at once.
 
         Raises:
-            InvalidTradeError: a bad trade, naming its index and value, or a bad
+            InvalidTradeError: a bad trade, naming its index and value (on an
+                experiment stage: one with no arm or an unknown arm), or a bad
                 ``open_trades``/``closed_through`` time (nothing changes).
+            ConfigError: ``opportunities`` naming an unknown arm or a count that is
+                not a whole number >= 0 (nothing changes).
             CorruptStateError, HistoryError: unusable state or history (file untouched).
             ClockError: the clock went back past the last transition.
             LockTimeoutError: another process held the lock too long.
@@ -333,6 +375,7 @@ class Rollout:
         reported = _reported(open_trades, closed_through)
         if rescan:
             self._feed.forget()
+        counts = _opportunities(opportunities)
         with self.store.transaction() as txn:
             # Read "now" under the lock: read before it, a process that waited for
             # the lock would decide at a time older than the transition it waited on.
@@ -340,12 +383,28 @@ class Rollout:
             state = txn.state
             self.config.check_state(state, self.store.source)
             evidence = self._evidence(seq, state, self._complete_before(now, reported))
-            cause = None
-            if state.delivered_stage != state.current_stage:  # what moved it, for the bot
-                cause = _cause(getattr(txn, "last_event", None), state)
-            ahead = self._feed.ahead(now)
-            step = decide(self.config, state, evidence, now, cause=cause, trades_ahead=ahead)
-            txn.commit(step.transitions)
+            arms = arms_evidence(evidence)
+            counted = bool(counts) and arms is not None and any(counts.values())
+            try:
+                if counted:
+                    assert arms is not None
+                    arms.add_opportunities(counts)  # checks first: a refusal changes nothing
+                cause = None
+                if state.delivered_stage != state.current_stage:  # what moved it, for the bot
+                    cause = _cause(getattr(txn, "last_event", None), state)
+                ahead = self._feed.ahead(now)
+                step = decide(
+                    self.config, state, evidence, now, cause=cause, trades_ahead=ahead
+                )
+                final = txn.commit(step.transitions)
+                if counted and not step.transitions:
+                    final = txn.save(step.state)
+            except BaseException:
+                # The arms' evidence may hold counts the state file does not: re-read
+                # it from the state next time.
+                self._feed.forget()
+                raise
+        self._remember_routing(final)
         decision = step.decision
         if getattr(txn, "recovered", False) and not decision.changed:
             # The tick or verb that recorded the last event never returned: this
@@ -361,6 +420,7 @@ class Rollout:
         if state.evidence_after is not None and since is not None:
             # Where the window starts identifies it (each trade counts in one window).
             epoch = epoch._replace(since=format_instant(since))
+        self._experiment_record = state.experiment
         return self._feed.evidence(trades, since, epoch, complete_before)
 
     def _complete_before(self, now: int, reported: Optional[int]) -> Optional[int]:
@@ -383,23 +443,113 @@ class Rollout:
         note: str = "",
         actor: Optional[str] = None,
         to_stage: Optional[int] = None,
+        arm: Optional[str] = None,
+        weights: Optional[Mapping[str, float]] = None,
     ) -> OperatorResult:
         """Carry out an operator verb under the lock and record it; see the named verbs.
 
         ``verb`` is ``veto``, ``clear_kill``, ``promote``, ``pause``, ``resume``,
-        ``reset`` or ``accept_clock``. Returns ``applied=False`` with the reason when
-        there is nothing to act on (a veto with no pending advance); raises
-        OperatorRefusedError when the verb would be wrong now.
+        ``reset``, ``accept_clock``, or on an experiment stage ``promote_arm`` and
+        ``drop_arm`` (with ``arm``) and ``change_weights`` (with ``weights``).
+        Returns ``applied=False`` with the reason when there is nothing to act on (a
+        veto with no pending advance); raises OperatorRefusedError when the verb
+        would be wrong now.
         """
         with self.store.transaction() as txn:
             now = read_clock(self.clock)  # under the lock, as in tick()
             self.config.check_state(txn.state, self.store.source)
             result = operate(
-                self.config, txn.state, verb, now, note=note, actor=actor, to_stage=to_stage
+                self.config,
+                txn.state,
+                verb,
+                now,
+                note=note,
+                actor=actor,
+                to_stage=to_stage,
+                arm=arm,
+                weights=weights,
             )
             committed = txn.commit(result.transitions)
+        self._remember_routing(committed)
         # The state as written: linked to the history event it now follows.
         return replace(result, state=committed)
+
+    def promote_arm(self, arm: str, *, note: str = "", actor: Optional[str] = None) -> RolloutState:
+        """End the running experiment by hand: the next stage runs ``arm``'s params
+        now, skipping the experiment's verdict and the veto window.
+
+        Raises OperatorRefusedError off an experiment stage, for an unknown or dropped
+        arm, or while the kill switch is latched.
+        """
+        return self.operate(Verb.PROMOTE_ARM, note=note, actor=actor, arm=arm).state
+
+    def drop_arm(self, arm: str, *, note: str = "", actor: Optional[str] = None) -> RolloutState:
+        """Stop routing to the candidate ``arm``: its traffic returns to control.
+
+        Raises OperatorRefusedError off an experiment stage, for control, or for an
+        unknown or already dropped arm.
+        """
+        return self.operate(Verb.DROP_ARM, note=note, actor=actor, arm=arm).state
+
+    def change_weights(
+        self, weights: Mapping[str, float], *, note: str = "", actor: Optional[str] = None
+    ) -> RolloutState:
+        """Route by ``weights`` (arm name -> share, 0-1, every arm named, summing to
+        1) from now on; the bot's next tick (or :meth:`route` after it) uses them.
+
+        Raises OperatorRefusedError off an experiment stage, or for weights that name
+        unknown arms, miss one, do not sum to 1 or give a dropped arm traffic.
+        """
+        return self.operate(Verb.CHANGE_WEIGHTS, note=note, actor=actor, weights=weights).state
+
+    # -- routing
+
+    def route(self, key: object) -> Routed:
+        """Which arm handles the opportunity ``key`` (a signal or market id: text,
+        bytes or a whole number), and the params to run for it.
+
+        Pure and fast: no lock, no disk, no clock. It routes by the state this object
+        last loaded or wrote (its last tick, verb, :meth:`status` or :meth:`params`;
+        the first call before any reads the state file once), so weights an operator
+        changed from another process apply from the bot's next tick. The same key,
+        weights and experiment give the same arm in every process (BLAKE2b bucketing,
+        :class:`~quant_rollout.arms.Router`). On a stage without an experiment every
+        key gets :data:`PLAIN_ARM` (``"main"``) and the stage's params.
+
+        Raises:
+            RouteKeyError: ``key`` is not text, bytes or a whole number.
+        """
+        routing = self._routing
+        if routing is None:
+            state, _last = self.store.read()
+            self.config.check_state(state, self.store.source)
+            routing = self._remember_routing(state)
+        _stage, router, plain = routing
+        if router is None:
+            route_bucket("", key)  # the same refusal of a bad key on every stage
+            return Routed(plain.arm, dict(plain.params))
+        arm = router.route(key)
+        return Routed(arm.name, dict(arm.params))
+
+    def _remember_routing(self, state: RolloutState) -> Tuple[int, Optional[Router], Routed]:
+        stage = current_experiment(self.config, state)
+        num = state.current_stage
+        routing: Tuple[int, Optional[Router], Routed]
+        if stage is None or stage.experiment is None:
+            routing = (num, None, Routed(PLAIN_ARM, self.config.params_for(state, num)))
+        else:
+            weights = None if state.experiment is None else state.experiment.get("weights")
+            control = stage.experiment.control_arm
+            alone = Routed(control.name, dict(control.params))
+            if isinstance(weights, Mapping) and all(
+                weights.get(a.name) == 0.0 for a in stage.experiment.candidates
+            ):
+                routing = (num, None, alone)  # every candidate dropped: control takes all
+            else:
+                router = Router(stage.experiment, weights if isinstance(weights, Mapping) else None)
+                routing = (num, router, alone)
+        self._routing = routing
+        return routing
 
     def preview(self, verb: Union[Verb, str], *, to_stage: Optional[int] = None) -> OperatorResult:
         """What :meth:`operate` would do now, without the lock and writing nothing.
@@ -515,9 +665,15 @@ class Rollout:
         waiting: Optional[int] = None
         complete: Optional[str] = None
         trades_ahead: Optional[str] = None
-        if trades is not None:
+        self._remember_routing(state)
+        experiment = None
+        if trades is None:
+            experiment = state_report(self.config, state, self.store.source)
+        else:
             seq = trades if isinstance(trades, _SequenceABC) else list(trades)
             evidence = self._evidence(seq, state, self._complete_before(now, reported))
+            arms = arms_evidence(evidence)
+            experiment = None if arms is None else arms.report()
             metrics = evidence.metrics()
             judged = evidence.judged_metrics()
             waiting = evidence.waiting
@@ -561,8 +717,6 @@ class Rollout:
             judged_metrics=judged,
             evidence_waiting=waiting,
             complete_before=complete,
-            trades_ahead=trades_ahead,
-            bot_told=_untold(state, stage),
         )
 
     def history(self) -> List[HistoryRecord]:
@@ -577,7 +731,8 @@ class Rollout:
         """The params of the stage the rollout is at now (reads state; writes nothing)."""
         state, _ = self.store.read()
         self.config.check_state(state, self.store.source)
-        return self.config.stage(state.current_stage).params
+        self._remember_routing(state)
+        return self.config.params_for(state, state.current_stage)
 
 
 _OPERATOR_EVENTS = frozenset(v.event for v in OPERATOR_VERBS)
@@ -635,3 +790,15 @@ def _reported(open_trades: Optional[Instants], closed_through: Optional[Any]) ->
 
 
 _FOREVER = 1 << 62
+
+
+def _opportunities(counts: Optional[Mapping[str, int]]) -> Dict[str, int]:
+    """The tick's opportunity counts, as a plain dict (checked by the arms' evidence)."""
+    if counts is None:
+        return {}
+    if not isinstance(counts, Mapping):
+        raise ConfigError(
+            f"opportunities must map arm names to counts since the last tick, got"
+            f" {type(counts).__name__}"
+        )
+    return dict(counts)

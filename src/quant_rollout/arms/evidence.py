@@ -270,8 +270,13 @@ class ExperimentEvidence:
         if not isinstance(experiment, Experiment):
             raise ConfigError(f"experiment must be an Experiment, got {_short(experiment)}")
         self.experiment = experiment
-        current = experiment if weights is None else experiment.with_weights(weights)
-        self.weights: Dict[str, float] = dict(zip(current.arm_names, current.weights))
+        dropped = list(dropped)
+        self.weights: Dict[str, float] = dict(
+            zip(
+                experiment.arm_names,
+                experiment.weights if weights is None else _weights(experiment, weights, dropped),
+            )
+        )
         self.dropped = set()
         for name in dropped:
             self._check_candidate(name)
@@ -345,18 +350,29 @@ class ExperimentEvidence:
 
     # -- input ------------------------------------------------------------------------
 
-    def add_trade(self, trade: TradeOutcome, index: int) -> None:
-        """Count one closed trade of the experiment; ``index`` names it in errors.
+    order_sensitive = True
+    """As a tracker on a stage's evidence: the comparisons pair trades in order."""
+
+    def check(self, trade: TradeOutcome, index: int) -> None:
+        """Raise what :meth:`add_trade` would raise for ``trade``, changing nothing.
+
+        The rollout checks every new trade of a tick with this before it adds any, so
+        a bad trade leaves its evidence as it was.
 
         Raises:
-            InvalidTradeError: no arm or an unknown arm, or a trade outside the bounds
-                the comparisons assume. Nothing changes.
+            InvalidTradeError: as :meth:`add_trade`, naming ``trades[index]``.
         """
+        self._checked(trade, index)
+
+    def add(self, trade: TradeOutcome) -> None:
+        """Count one trade already :meth:`check`-ed (the evidence-tracker protocol)."""
+        self.add_trade(trade, -1)
+
+    def _checked(self, trade: TradeOutcome, index: int) -> str:
         name = arm_of(trade, index, self._names)
         control = name == self.experiment.control
         groups = list(self._tests.values()) if control else [self._tests[name]]
         ev_return = trade.pnl / trade.size if trade.size > 0 else None
-        # Check every bound first so that a bad trade changes nothing.
         for tests in groups:
             for metric, test in tests.items():
                 value = trade.pnl if metric is Metric.PNL_PER_OPPORTUNITY else ev_return
@@ -369,6 +385,20 @@ class ExperimentEvidence:
                         f" is {value:.4g} {unit}, outside [{test.low!r}, {test.high!r}]; widen"
                         f" the experiment's loss/gain bounds {unit} or fix the trade"
                     )
+        return name
+
+    def add_trade(self, trade: TradeOutcome, index: int) -> None:
+        """Count one closed trade of the experiment; ``index`` names it in errors.
+
+        Raises:
+            InvalidTradeError: no arm or an unknown arm, or a trade outside the bounds
+                the comparisons assume. Nothing changes.
+        """
+        # Check every bound first so that a bad trade changes nothing.
+        name = self._checked(trade, index)
+        control = name == self.experiment.control
+        groups = list(self._tests.values()) if control else [self._tests[name]]
+        ev_return = trade.pnl / trade.size if trade.size > 0 else None
         tally = self._tallies[name]
         tally.metrics.add(trade)
         kill_evidence = self._kill_evidence.get(name)
@@ -449,12 +479,12 @@ class ExperimentEvidence:
             ConfigError: weights that fail the experiment's checks, or a dropped arm
                 given a weight.
         """
-        current = self.experiment.with_weights(weights)
+        current = _weights(self.experiment, weights, self.dropped)
         for name in self.dropped:
             if weights[name] != 0.0:
                 raise ConfigError(f"arm {name!r} was dropped; its weight must stay 0")
-        self.weights = dict(zip(current.arm_names, current.weights))
-        self._srm.change_weights(current.weights)
+        self.weights = dict(zip(self.experiment.arm_names, current))
+        self._srm.change_weights(current)
 
     def drop(self, name: str) -> Dict[str, float]:
         """Drop a candidate: its weight goes to control. Returns the new weights.
@@ -469,7 +499,11 @@ class ExperimentEvidence:
         weights[self.experiment.control] += weights[name]
         weights[name] = 0.0
         self.dropped.add(name)
-        self.change_weights(weights)
+        try:
+            self.change_weights(weights)
+        except ConfigError:
+            self.dropped.discard(name)
+            raise
         return weights
 
     # -- persistence ------------------------------------------------------------------
@@ -500,13 +534,19 @@ class ExperimentEvidence:
 
     @classmethod
     def restore(
-        cls, experiment: Experiment, data: Mapping[str, Any], where: str = "experiment"
+        cls,
+        experiment: Experiment,
+        data: Mapping[str, Any],
+        where: str = "experiment",
+        *,
+        kill_switch: Optional[KillSwitch] = None,
     ) -> ExperimentEvidence:
         """Evidence continuing from a :meth:`snapshot`; then feed the stage's trades again.
 
         The first trades of each arm fed after this, as many as the snapshot had
         reported, are counted in the tallies and the per-trade comparisons but not again
-        in the per-opportunity one.
+        in the per-opportunity one. ``kill_switch`` as for the constructor (each arm's
+        kill evidence is rebuilt from the trades fed again).
 
         Raises:
             CorruptStateError: the snapshot is malformed or does not fit the experiment
@@ -529,7 +569,7 @@ class ExperimentEvidence:
         if not isinstance(dropped, list) or not all(isinstance(d, str) for d in dropped):
             raise CorruptStateError(f"{where}.dropped must be a list of arm names")
         try:
-            evidence = cls(experiment, weights, dropped)
+            evidence = cls(experiment, weights, dropped, kill_switch=kill_switch)
         except ConfigError as exc:
             raise CorruptStateError(f"{where}: {exc}") from None
         counts = {key: per_arm(key) for key in ("opportunities", "reported")}
@@ -684,6 +724,24 @@ class ExperimentEvidence:
             reason=reason,
             killed=killed,
         )
+
+
+def _weights(
+    experiment: Experiment, weights: Mapping[str, float], dropped: Iterable[str]
+) -> Tuple[float, ...]:
+    """The weights by arm, checked; once every candidate is dropped control takes all
+    (a split the experiment itself refuses, as it leaves nothing to compare)."""
+    gone = set(dropped)
+    if gone and all(a.name in gone for a in experiment.candidates):
+        by_arm = dict(weights) if isinstance(weights, Mapping) else {}
+        wanted = {n: 1.0 if n == experiment.control else 0.0 for n in experiment.arm_names}
+        if by_arm != wanted:
+            raise ConfigError(
+                f"every candidate was dropped, so control {experiment.control!r} takes every"
+                f" opportunity; weights must be {wanted!r}, got {_short(weights, 80)}"
+            )
+        return tuple(wanted[n] for n in experiment.arm_names)
+    return experiment.with_weights(weights).weights
 
 
 def _fmt(value: Optional[float]) -> str:

@@ -7,20 +7,24 @@ Pure values: nothing here reads a clock, a disk or the environment.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import timezone, tzinfo
 from enum import Enum
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .._validate import check_int, check_non_negative
+from ..arms import Experiment
+from ..arms.evidence import ExperimentEvidence
 from ..calendar import Rule, Schedule, Window, load_zone, parse_blackouts, parse_windows
-from ..errors import ConfigError, CorruptStateError
-from ..evidence import EvidenceTracker, TrackerKey, gate_tracker_key
+from ..errors import ConfigError, CorruptStateError, excerpt
+from ..evidence import EvidenceTracker, TrackerKey, experiment_tracker_key, gate_tracker_key
 from ..gates import Gate, GateProof
 from ..kill import KillSwitch
 from ..metrics import Metrics
 from ..stats.spending import window_confidence
-from .state import RolloutState
+from .state import RESTORE_ADVICE, RolloutState
 from .transitions import Event, Verb
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "Transition",
     "gate_proof_of",
     "gate_window",
+    "record",
     "windowed_gate",
 ]
 
@@ -73,6 +78,9 @@ class Epoch(NamedTuple):
     window: int = 1
     """Which window of the stage's evidence this is (1: the first); the gate ahead
     judges it at that window's share of its error level (:func:`windowed_gate`)."""
+    arms: Optional[str] = None
+    """An experiment stage's routing (weights and dropped arms, as JSON text): an
+    operator's or a tick's change rebuilds the arms' evidence from the state."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,11 @@ class Stage:
     params: Dict[str, Any]
     gate: Optional[Gate] = None
     name: str = ""
+    experiment: Optional[Experiment] = None
+    """When set, the stage runs these arms side by side (see :mod:`quant_rollout.arms`):
+    the bot routes each opportunity with :meth:`~quant_rollout.Rollout.route`, and
+    the experiment, not a gate, decides the move to the next stage, which then runs
+    the winning arm's params. ``params`` is then control's (give ``{}`` or the same)."""
 
     def __post_init__(self) -> None:
         check_int("Stage", "num", self.num, minimum=0)
@@ -100,6 +113,28 @@ class Stage:
             raise ConfigError(f"Stage {self.num}: gate must be a Gate or None, got {self.gate!r}")
         if not isinstance(self.name, str):
             raise ConfigError(f"Stage {self.num}: name must be text, got {self.name!r}")
+        if self.experiment is not None:
+            if not isinstance(self.experiment, Experiment):
+                raise ConfigError(
+                    f"Stage {self.num}: experiment must be an arms.Experiment or None, got"
+                    f" {excerpt(self.experiment)}"
+                )
+            control = dict(self.experiment.control_arm.params)
+            if self.params and dict(self.params) != control:
+                raise ConfigError(
+                    f"Stage {self.num}: an experiment stage runs its control arm's params;"
+                    f" give params={{}} or control's {excerpt(control)}, got"
+                    f" {excerpt(self.params)}"
+                )
+            for arm in self.experiment.candidates:
+                unknown = sorted(set(arm.params) - set(control), key=str)
+                if unknown:
+                    raise ConfigError(
+                        f"Stage {self.num}: arm {arm.name!r} sets params {excerpt(unknown)}"
+                        f" that control {self.experiment.control!r} does not have (a typo?);"
+                        f" control's params are {excerpt(sorted(control, key=str))}"
+                    )
+            object.__setattr__(self, "params", control)
 
     @property
     def label(self) -> str:
@@ -154,6 +189,7 @@ class RolloutConfig:
             why="a veto window longer than a year is a pause; use pause() instead",
         )
         object.__setattr__(self, "stages", tuple(sorted(stages, key=lambda s: s.num)))
+        self._check_experiments()
         object.__setattr__(self, "blackouts", parse_blackouts(self.blackouts))
         object.__setattr__(
             self, "operator_hours", parse_windows(self.operator_hours, key="operator_hours")
@@ -167,6 +203,62 @@ class RolloutConfig:
                 self.advance_schedule(stage).check_can_open(
                     key=f"blackouts (with stage {stage.label}'s gate)"
                 )
+
+    def _check_experiments(self) -> None:
+        for i, stage in enumerate(self.stages):
+            e = stage.experiment
+            if e is None:
+                continue
+            where = f"stage {stage.label}"
+            if i == 0:
+                raise ConfigError(
+                    f"{where}: stage 0 is the baseline a kill reverts to and cannot run an"
+                    " experiment; put the experiment on a later stage"
+                )
+            before = self.stages[i - 1]
+            if dict(e.control_arm.params) != dict(before.params):
+                raise ConfigError(
+                    f"{where}: control arm {e.control!r} must run the params the bot ran"
+                    f" before, stage {before.label}'s {excerpt(dict(before.params))}; got"
+                    f" {excerpt(dict(e.control_arm.params))}"
+                )
+            if i + 1 == len(self.stages):
+                raise ConfigError(
+                    f"{where}: an experiment needs a stage after it, which runs the winning"
+                    " arm's params; add one (its params may be {})"
+                )
+            after = self.stages[i + 1]
+            if after.experiment is not None:
+                raise ConfigError(
+                    f"stage {after.label}: the stage after an experiment runs its winner and"
+                    " cannot be an experiment itself; put a plain stage between them"
+                )
+            if after.gate is not None:
+                raise ConfigError(
+                    f"stage {after.label}: the experiment on stage {stage.label} decides the"
+                    " move to it; remove its gate"
+                )
+
+    def experiment_before(self, num: int) -> Optional[Stage]:
+        """The experiment stage right before stage ``num``, whose winner it runs, or None."""
+        for before, stage in zip(self.stages, self.stages[1:]):
+            if stage.num == num:
+                return before if before.experiment is not None else None
+        return None
+
+    def params_for(self, state: RolloutState, num: int) -> Dict[str, Any]:
+        """What the bot runs at stage ``num`` (a fresh dict: the bot may mutate it).
+
+        The stage's params; for the stage right after an experiment, the winning arm's
+        params laid over them (the winner recorded in ``state.experiment_winner``).
+        """
+        params = dict(self.stage(num).params)
+        before = self.experiment_before(num)
+        if before is not None and before.experiment is not None and state.experiment_winner:
+            names = before.experiment.arm_names
+            if state.experiment_winner in names:
+                params.update(before.experiment.arm(state.experiment_winner).params)
+        return params
 
     def advance_schedule(self, target: Stage) -> Schedule:
         """When the rollout may advance to ``target``: its gate's windows, minus the
@@ -230,18 +322,51 @@ class RolloutConfig:
     def epoch(self, state: RolloutState) -> Epoch:
         """The epoch of ``state``'s current evidence window."""
         return Epoch(
-            state.current_stage, state.evidence_since, gate_proof_of(state), gate_window(state)
+            state.current_stage,
+            state.evidence_since,
+            gate_proof_of(state),
+            gate_window(state),
+            _routing_of(state) if self.stage(state.current_stage).experiment else None,
         )
 
-    def make_trackers(self, epoch: Epoch) -> Mapping[TrackerKey, EvidenceTracker]:
+    def experiment_evidence(
+        self, num: int, snapshot: Optional[Mapping[str, Any]], source: str = "state"
+    ) -> ExperimentEvidence:
+        """Stage ``num``'s experiment evidence: fresh (``snapshot`` None) or continuing
+        from the state's ``experiment`` snapshot, with the kill switch on every arm.
+
+        Raises:
+            CorruptStateError: a snapshot that does not fit the experiment, naming
+                ``source``; the message ends with what to do.
+        """
+        experiment = self.stage(num).experiment
+        assert experiment is not None
+        if snapshot is None:
+            return ExperimentEvidence(experiment, kill_switch=self.kill_switch)
+        try:
+            return ExperimentEvidence.restore(
+                experiment, snapshot, f"{source}: experiment", kill_switch=self.kill_switch
+            )
+        except CorruptStateError as exc:
+            raise CorruptStateError(
+                f"{exc} (was the stage's experiment changed under a running one?). {RESTORE_ADVICE}"
+            ) from None
+
+    def make_trackers(
+        self, epoch: Epoch, experiment: Optional[Mapping[str, Any]] = None
+    ) -> Mapping[TrackerKey, EvidenceTracker]:
         """Per-trade trackers for an evidence window (see :meth:`epoch`).
 
         The EV test of the next stage's gate when it is a confidence gate (key
-        :func:`~quant_rollout.evidence.gate_tracker_key`), and one tracker per kill
-        criterion (``kill[i]``); none for 0.1's criteria.
+        :func:`~quant_rollout.evidence.gate_tracker_key`), one tracker per kill
+        criterion (``kill[i]``; none for 0.1's criteria) and, on an experiment stage,
+        the arms' evidence (``experiment``), continuing from the state's
+        ``experiment`` snapshot given as ``experiment``.
         """
-        stage, _since, proof, window = Epoch(*epoch)  # also takes a bare (stage, since)
+        stage, _since, proof, window, _arms = Epoch(*epoch)  # also takes (stage, since)
         trackers: Dict[TrackerKey, EvidenceTracker] = {}
+        if self.stage(stage).experiment is not None:
+            trackers[experiment_tracker_key()] = self.experiment_evidence(stage, experiment)
         target = self.next_stage(stage)
         if target is not None and target.gate is not None:
             gate_tracker = windowed_gate(target.gate, window).tracker()
@@ -264,6 +389,7 @@ class RolloutConfig:
                 f"{source}: advance_pending_to {pending!r} is not a stage of this rollout "
                 f"(stages {nums!r})"
             )
+        _check_experiment_state(self, state, source)
 
 
 @dataclass(frozen=True)
@@ -351,6 +477,93 @@ class OperatorResult:
     reason: str
     state: RolloutState
     transitions: Tuple[Transition, ...] = ()
+
+
+_FINGERPRINTS = "arm_params"
+"""The key of the record holding each arm's params fingerprint (the arms the record
+was taken with; a config file that changes them under a running experiment is refused)."""
+
+
+def _fingerprint(params: Mapping[str, Any]) -> str:
+    text = json.dumps(params, sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def record(experiment: Experiment, evidence: ExperimentEvidence) -> Dict[str, Any]:
+    """The state's ``experiment`` record: the evidence's snapshot and the arms it ran."""
+    snapshot = evidence.snapshot()
+    snapshot[_FINGERPRINTS] = {a.name: _fingerprint(a.params) for a in experiment.arms}
+    return snapshot
+
+
+def _check_experiment_state(config: RolloutConfig, state: RolloutState, source: str) -> None:
+    """Refuse a state whose experiment record does not fit the configuration.
+
+    Raises:
+        CorruptStateError: a record on a plain stage, arms added, removed, renamed or
+            given other params under a running experiment, a pending or winning arm
+            the experiment does not have; the message names the field and says what
+            to do.
+    """
+    stage = config.stage(state.current_stage)
+    experiment = stage.experiment
+    if experiment is None:
+        if state.experiment is not None:
+            raise CorruptStateError(
+                f"{source}: the state records a running experiment but stage"
+                f" {stage.label} has none; was the configuration changed under a live"
+                f" state? {RESTORE_ADVICE}"
+            )
+    elif state.experiment is not None:
+        ran = state.experiment.get(_FINGERPRINTS)
+        now = {a.name: _fingerprint(a.params) for a in experiment.arms}
+        if ran is not None and ran != now:
+            changed = sorted(
+                set(ran) ^ set(now) | {n for n in set(ran) & set(now) if ran[n] != now[n]}
+            )
+            raise CorruptStateError(
+                f"{source}: the experiment running on stage {stage.label} was started with"
+                f" other arms; arms added, removed or with other params:"
+                f" {excerpt(changed)}. Changing a running experiment's arms would mix"
+                " their evidence: put the arms back as they were, or finish the"
+                " experiment first (promote-arm, or reset). Nothing was changed."
+            )
+        config.experiment_evidence(stage.num, state.experiment, source)
+    if state.experiment_pending is not None:
+        _check_arm(config, state.advance_pending_to, "experiment_pending", state, source)
+    if state.experiment_winner is not None:
+        names = [
+            name
+            for s in config.stages
+            if s.experiment is not None
+            for name in s.experiment.arm_names
+        ]
+        if state.experiment_winner not in names:
+            raise CorruptStateError(
+                f"{source}: experiment_winner {excerpt(state.experiment_winner)} is not an"
+                f" arm of this rollout ({excerpt(names)}); was the configuration changed?"
+                f" {RESTORE_ADVICE}"
+            )
+
+
+def _check_arm(
+    config: RolloutConfig, target: Optional[int], key: str, state: RolloutState, source: str
+) -> None:
+    before = None if target is None else config.experiment_before(target)
+    arms = () if before is None or before.experiment is None else before.experiment.arm_names
+    value = getattr(state, key)
+    if value not in arms:
+        raise CorruptStateError(
+            f"{source}: {key} {excerpt(value)} is not an arm of the experiment before stage"
+            f" {target!r} ({excerpt(list(arms))}). {RESTORE_ADVICE}"
+        )
+
+
+def _routing_of(state: RolloutState) -> str:
+    snapshot = state.experiment or {}
+    return json.dumps(
+        [snapshot.get("weights"), snapshot.get("dropped")], sort_keys=True, default=str
+    )
 
 
 def gate_proof_of(state: RolloutState) -> Optional[GateProof]:

@@ -221,8 +221,10 @@ def fresh_evidence(state: RolloutState, now_us: int) -> Dict[str, Any]:
 def entered(
     state: RolloutState, stage: int, now_us: int, proof: Optional[GateProof] = None
 ) -> RolloutState:
-    """The state after moving to ``stage`` at ``now_us``: fresh evidence, and what the
-    gate passed on showed (``proof``; None when no gate was passed)."""
+    """The state after moving to ``stage`` at ``now_us``: fresh evidence (an experiment
+    there starts afresh), and what the gate passed on showed (``proof``; None when no
+    gate was passed). The last experiment's winner is kept: the stage after it runs
+    that arm's params."""
     at = format_instant(now_us)
     ships = dict(state.ship_timestamps)
     if stage != 0:
@@ -239,6 +241,8 @@ def entered(
         proven_win_rate=None if proof is None else proof.win_rate_lower,
         proven_ev_per_dollar=None if proof is None else proof.ev_per_dollar_lower,
         **fresh_evidence(state, now_us),
+        experiment=None,
+        experiment_pending=None,
     )
 
 

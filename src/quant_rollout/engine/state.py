@@ -9,13 +9,18 @@ Schema history:
   stage's gate evidence showed (``gate_*``, ``proven_*``: the kill criteria's default
   expected levels). A version-2 file without some of these fields takes their
   defaults.
-* ``schema_version: 3`` — this release. Adds ``bot_stage``: the stage whose params
-  the last returned tick decision told the bot to run. Older files load with
+* ``schema_version: 3`` — quant-rollout 0.3 before experiments. Adds ``bot_stage``:
+  the stage whose params the last returned tick decision told the bot to run. Older files load with
   ``bot_stage`` None, which means ``current_stage`` (nothing left to announce).
   quant-rollout 0.3 also adds ``gate_windows`` (the windows of evidence each stage has
   had); files without it read as one window per stage, and ``evidence_after`` and
   ``counted_through`` (trades stamped after the clock's now: each counts in at most
   one window); files without them have no such bound.
+* ``schema_version: 4`` — this release. Adds the running experiment (``experiment``:
+  its evidence snapshot, with the current weights and dropped arms),
+  ``experiment_pending`` (the arm an open veto window will promote) and
+  ``experiment_winner`` (the arm whose params the stage after the experiment runs).
+  Older files load with all three None: no experiment has run.
 
 Parsing is strict: a wrong type, an unknown key or an unknown version raises
 :class:`CorruptStateError`/:class:`UnknownSchemaError` naming the field and value;
@@ -36,7 +41,7 @@ from ..trades import parse_instant
 
 __all__ = ["SCHEMA_VERSION", "RolloutState", "state_from_dict", "state_from_json"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The ``schema_version`` this release writes."""
 
 _V01_KEYS = frozenset(
@@ -109,6 +114,15 @@ class RolloutState:
             an earlier one, when it was after the clock of the last tick that
             recorded an event (a trade stamped ahead of the clock); None otherwise.
             The next window starts after it.
+        experiment: on an experiment stage, what its arms' evidence cannot rebuild from
+            the trades (:meth:`~quant_rollout.arms.evidence.ExperimentEvidence.snapshot`:
+            the current weights, the dropped arms, the opportunities routed, the SRM
+            test); None before the stage's first report (a fresh experiment) and on
+            plain stages.
+        experiment_pending: the arm an open veto window will promote, or None.
+        experiment_winner: the arm whose params the stage after the experiment runs
+            (over that stage's own params); set when the rollout moves past the
+            experiment, cleared when it enters the experiment stage again.
     """
 
     current_stage: int = 0
@@ -138,6 +152,9 @@ class RolloutState:
     gate_windows: Dict[str, int] = field(default_factory=dict)
     evidence_after: Optional[str] = None
     counted_through: Optional[str] = None
+    experiment: Optional[Dict[str, Any]] = None
+    experiment_pending: Optional[str] = None
+    experiment_winner: Optional[str] = None
 
     @property
     def delivered_stage(self) -> int:
@@ -256,9 +273,17 @@ def state_from_dict(data: Mapping[str, Any], *, source: str = "state") -> Rollou
     if unknown:
         raise CorruptStateError(f"{source}: unknown field(s) {excerpt(unknown)}. {RESTORE_ADVICE}")
     state = _checked({**data, "schema_version": SCHEMA_VERSION}, source)  # upgraded
-    newer = sorted({"bot_stage", "evidence_after", "counted_through"} & set(data))
-    if version < 3 and newer:
-        raise CorruptStateError(f"{source}: unknown field(s) {newer!r} in a version-{version} file")
+    older = sorted({"bot_stage", "evidence_after", "counted_through"} & set(data))
+    if version < 3 and older:
+        raise CorruptStateError(
+            f"{source}: unknown field(s) {older!r} in a version-{version} file. " + RESTORE_ADVICE
+        )
+    newer = sorted(k for k in _V4_KEYS if k in data)
+    if version < 4 and newer:
+        raise CorruptStateError(
+            f"{source}: unknown field(s) {excerpt(newer)} in a version-{version} file. "
+            + RESTORE_ADVICE
+        )
     # A file written before bot_stage existed keeps None: "the current stage" (the
     # stage it holds was returned to the bot by the tick or verb that wrote it).
     return state
@@ -355,6 +380,17 @@ def _checked(data: Dict[str, Any], source: str) -> RolloutState:
             raise _fail(source, "gate_windows", k, "keyed by stage numbers")
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise _fail(source, f"gate_windows[{k!r}]", v, "a whole number >= 1")
+    snapshot = get("experiment")
+    if snapshot is not None and not isinstance(snapshot, dict):
+        raise _fail(source, "experiment", snapshot, "an object (an experiment's evidence) or null")
+    for key in ("experiment_pending", "experiment_winner"):
+        value = get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise _fail(source, key, value, "an arm name or null")
+    if get("experiment_pending") is not None and pending is None:
+        raise _fail(
+            source, "experiment_pending", get("experiment_pending"), "null with no pending advance"
+        )
     seq = get("history_seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         raise _fail(source, "history_seq", seq, "a whole number >= 0")
@@ -365,3 +401,4 @@ def _checked(data: Dict[str, Any], source: str) -> RolloutState:
 
 
 _DEFAULT = RolloutState()
+_V4_KEYS = ("experiment", "experiment_pending", "experiment_winner")

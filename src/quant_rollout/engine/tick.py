@@ -43,6 +43,8 @@ from ..calendar import ScheduleStatus, format_local
 from ..evidence import StageEvidence, TradesAhead
 from ..gates import GateVerdict
 from ..trades import format_instant, parse_instant
+from ..arms.evidence import ExperimentEvidence
+from .experiments import arms_evidence, current_experiment, judgement, record, safety_check
 from .judging import judge_gate, proof_of_passing
 from .model import RolloutAction, RolloutConfig, RolloutDecision, Stage, Step, Transition
 from .moves import (
@@ -96,6 +98,16 @@ def decide(
     added to the reason as a warning.
     """
     transitions: List[Transition] = []
+    arms: Optional[ExperimentEvidence] = None
+    was_alarmed = False
+    stage = current_experiment(config, state)
+    if stage is not None and stage.experiment is not None:
+        # An experiment stage: its record follows the arms' evidence (opportunities
+        # counted, trades placed), whether or not the tick records a move.
+        arms = arms_evidence(evidence)
+        assert arms is not None, "an experiment stage's evidence has its arms' tracker"
+        was_alarmed = bool(((state.experiment or {}).get("srm") or {}).get("alarmed"))
+        state = dataclasses.replace(state, experiment=record(stage.experiment, arms))
     given = state
     ahead = clock_ahead(state, now_us)
     if state.started_at is None and ahead is None:
@@ -104,7 +116,7 @@ def decide(
     config.stage(state.current_stage)
     newest = evidence.last_key
     state = counted(state, None if newest is None else newest[0], now_us)
-    kill = _kill_check(config, state, evidence, now_us)
+    kill = _kill_check(config, state, evidence, now_us, arms, was_alarmed)
     if kill is not None and kill.event is not None:
         outcome = kill
     elif state.delivered_stage != state.current_stage:
@@ -117,9 +129,9 @@ def decide(
     else:
         outcome = (
             kill
-            or _veto_window(config, state, evidence, now_us)
+            or _veto_window(config, state, evidence, now_us, arms)
             or _paused(state)
-            or _next_gate(config, state, evidence, now_us)
+            or _next_gate(config, state, evidence, now_us, arms)
         )
     if trades_ahead is not None:
         warning = trades_ahead.message()
@@ -189,7 +201,7 @@ def _apply(
         metrics=metrics,
         veto_deadline_unix=outcome.deadline,
         changed=outcome.event is not None,
-        params=dict(config.stage(new.current_stage).params),  # the bot may mutate it
+        params=config.params_for(new, new.current_stage),  # a copy: the bot may mutate it
     )
     return Step(decision, new, tuple(transitions))
 
@@ -205,15 +217,29 @@ def _kill(state: RolloutState, now_us: int, reason: str) -> _Outcome:
 
 
 def _kill_check(
-    config: RolloutConfig, state: RolloutState, evidence: StageEvidence, now_us: int
+    config: RolloutConfig,
+    state: RolloutState,
+    evidence: StageEvidence,
+    now_us: int,
+    arms: Optional[ExperimentEvidence] = None,
+    was_alarmed: bool = False,
 ) -> Optional[_Outcome]:
     """The kill switch, on every tick unless latched; a gate that opted in to revert
-    when the evidence shows it cannot pass acts as one more kill check."""
+    when the evidence shows it cannot pass acts as one more kill check. On an
+    experiment stage the kill switch runs on each arm's own trades instead (see
+    :func:`~.experiments.safety_check`)."""
     if state.kill_switch_tripped:
         return _Outcome(
             RolloutAction.NOOP,
             f"kill switch tripped: {state.kill_reason} (latched until cleared)",
         )
+    if arms is not None:
+        move = safety_check(config, state, arms, was_alarmed)
+        if move is None:
+            return None
+        if move.event is Event.KILL:
+            return _kill(state, now_us, move.reason)
+        return _Outcome(RolloutAction.NOOP, move.reason, move.event, move.edited)
     tripped, why = config.kill_switch.judge_evidence(evidence, now_us)
     if tripped:
         return _kill(state, now_us, why or "kill switch tripped")
@@ -230,7 +256,11 @@ def _kill_check(
 
 
 def _veto_window(
-    config: RolloutConfig, state: RolloutState, evidence: StageEvidence, now_us: int
+    config: RolloutConfig,
+    state: RolloutState,
+    evidence: StageEvidence,
+    now_us: int,
+    arms: Optional[ExperimentEvidence] = None,
 ) -> Optional[_Outcome]:
     """An open veto window: still open, expired with the gate held, or dropped."""
     pending = state.advance_pending_to
@@ -254,8 +284,14 @@ def _veto_window(
             to_stage=pending,
             deadline=deadline,
         )
-    verdict = judge_gate(config, state, target, evidence, now_us)
-    if verdict.passes:
+    winner = state.experiment_pending
+    if arms is not None:
+        move = judgement(config, state, arms)
+        holds, why = move.winner is not None and move.winner == winner, move.reason
+    else:
+        verdict = judge_gate(config, state, target, evidence, now_us)
+        holds, why = verdict.passes, verdict.reason
+    if holds:
         calendar = _calendar(config, target, now_us)
         if calendar is not None and not calendar.is_open:
             # Nothing lands outside the gate's windows or in a blackout; the window
@@ -267,6 +303,14 @@ def _veto_window(
                 to_stage=pending,
                 deadline=deadline,
             )
+        if arms is not None:
+            return _Outcome(
+                RolloutAction.VETO_EXPIRED,
+                f"veto window expired without abort; arm {winner!r} still wins; stage"
+                f" {target.label} runs its params" + _inside(config, target, calendar),
+                Event.VETO_EXPIRED,
+                dataclasses.replace(entered(state, pending, now_us), experiment_winner=winner),
+            )
         proof = proof_of_passing(state, target, evidence)
         return _Outcome(
             RolloutAction.VETO_EXPIRED,
@@ -274,10 +318,10 @@ def _veto_window(
             Event.VETO_EXPIRED,
             entered(state, pending, now_us, proof),
         )
+    what = "the gate is no longer met" if arms is None else f"arm {winner!r} no longer wins"
     return _Outcome(
         RolloutAction.NOOP,
-        f"veto window expired but the gate is no longer met ({verdict.reason}); "
-        f"advance to stage {pending} dropped",
+        f"veto window expired but {what} ({why}); advance to stage {pending} dropped",
         Event.ADVANCE_DROPPED,
         state,  # the landing drops the pending advance; the evidence still counts
     )
@@ -304,32 +348,48 @@ def _paused(state: RolloutState) -> Optional[_Outcome]:
 
 
 def _next_gate(
-    config: RolloutConfig, state: RolloutState, evidence: StageEvidence, now_us: int
+    config: RolloutConfig,
+    state: RolloutState,
+    evidence: StageEvidence,
+    now_us: int,
+    arms: Optional[ExperimentEvidence] = None,
 ) -> _Outcome:
-    """The next stage's gate: not met, cannot pass, or passed (window or advance)."""
+    """The next stage's gate: not met, cannot pass, or passed (window or advance).
+    On an experiment stage the experiment stands in for the gate: it drops a worse
+    candidate, waits, or names the winner the next stage will run."""
     target = config.next_stage(state.current_stage)
     if target is None:
         return _Outcome(RolloutAction.NOOP, "no further stage")
-    if target.gate is None:
+    winner: Optional[str] = None
+    if arms is not None:
+        move = judgement(config, state, arms)
+        if move.event is not None or move.winner is None:
+            return _Outcome(RolloutAction.NOOP, move.reason, move.event, move.edited)
+        winner, reason = move.winner, move.reason
+    elif target.gate is None:
         return _Outcome(RolloutAction.NOOP, "next stage has no gate; promote it by hand")
-    verdict = judge_gate(config, state, target, evidence, now_us)
-    if verdict.verdict is GateVerdict.CANNOT_PASS:
-        return _Outcome(
-            RolloutAction.NOOP,
-            f"gate to stage {target.label} cannot pass: {verdict.reason} (the rollout stays; "
-            "revert_if_cannot_pass would revert it)",
-        )
-    if not verdict.passes:
-        return _Outcome(RolloutAction.NOOP, f"gate not yet met: {verdict.reason}")
+    else:
+        verdict = judge_gate(config, state, target, evidence, now_us)
+        if verdict.verdict is GateVerdict.CANNOT_PASS:
+            return _Outcome(
+                RolloutAction.NOOP,
+                f"gate to stage {target.label} cannot pass: {verdict.reason} (the rollout "
+                "stays; revert_if_cannot_pass would revert it)",
+            )
+        if not verdict.passes:
+            return _Outcome(RolloutAction.NOOP, f"gate not yet met: {verdict.reason}")
+        reason = verdict.reason
     calendar = _calendar(config, target, now_us)
     if calendar is not None and not calendar.is_open:
-        met = "gate met" if verdict.reason == "ok" else f"gate met ({verdict.reason})"
+        met = "gate met" if reason == "ok" else f"gate met ({reason})"
         return _Outcome(
             RolloutAction.NOOP, f"{met}; {calendar.describe(config.display_zone(target))}"
         )
     inside = _inside(config, target, calendar)
     if config.veto_window_seconds > 0:
-        passed = "gate passed" if verdict.reason == "ok" else f"gate passed: {verdict.reason}"
+        passed = "gate passed" if reason == "ok" else f"gate passed: {reason}"
+        if winner is not None:
+            passed = f"{reason}; stage {target.label} will run its params"
         window_us = round(config.veto_window_seconds * 1e6)
         hours = config.operator_schedule
         counted = ""
@@ -353,6 +413,7 @@ def _next_gate(
             advance_pending_to=target.num,
             advance_veto_deadline_unix=deadline,
             advance_pending_since=format_instant(now_us),
+            experiment_pending=winner,
         )
         return _Outcome(
             RolloutAction.VETO_OPEN,
@@ -362,9 +423,16 @@ def _next_gate(
             to_stage=target.num,
             deadline=deadline,
         )
+    if winner is not None:
+        return _Outcome(
+            RolloutAction.ADVANCE,
+            f"{reason}{inside}; stage {target.label} runs its params",
+            Event.ADVANCE,
+            dataclasses.replace(entered(state, target.num, now_us), experiment_winner=winner),
+        )
     return _Outcome(
         RolloutAction.ADVANCE,
-        f"gate passed: {verdict.reason}{inside}",
+        f"gate passed: {reason}{inside}",
         Event.ADVANCE,
         entered(state, target.num, now_us, proof_of_passing(state, target, evidence)),
     )

@@ -89,6 +89,17 @@ class Event(_Word):
     move, or a decision recorded by a tick whose state write failed). Not a move."""
     RESTORE = "restore"
     """The state file was rebuilt from the history's last line (``restore``). Not a move."""
+    DROP_ARM = "drop_arm"
+    """An experiment's candidate arm was dropped (its traffic returns to control): by
+    a tick (worse than control with confidence, or its own trades tripped the kill
+    switch) or by an operator. Cancels a pending advance (the next tick re-judges)."""
+    CHANGE_WEIGHTS = "change_weights"
+    """An operator changed an experiment's weights."""
+    PROMOTE_ARM = "promote_arm"
+    """An operator promoted a named arm: the next stage runs its params, at once."""
+    SRM_ALARM = "srm_alarm"
+    """A tick found the experiment's routed counts do not match its weights: the
+    experiment stops judging (fail closed) and a pending advance is cancelled."""
 
 
 class Verb(_Word):
@@ -101,6 +112,9 @@ class Verb(_Word):
     RESUME = "resume"
     RESET = "reset"
     ACCEPT_CLOCK = "accept_clock"
+    PROMOTE_ARM = "promote_arm"
+    DROP_ARM = "drop_arm"
+    CHANGE_WEIGHTS = "change_weights"
 
     @property
     def event(self) -> Event:
@@ -117,6 +131,8 @@ TICK_EVENTS: Tuple[Event, ...] = (
     Event.ADVANCE,
     Event.VETO_EXPIRED,
     Event.ADVANCE_DROPPED,
+    Event.DROP_ARM,
+    Event.SRM_ALARM,
 )
 """The events a tick can fire (``start`` and ``announce`` aside)."""
 
@@ -137,6 +153,10 @@ TRANSITIONS: Mapping[Phase, Mapping[Event, Phase]] = {
         Event.PAUSE: Phase.PAUSED,
         Event.RESET: Phase.RUNNING,
         Event.ACCEPT_CLOCK: Phase.RUNNING,
+        Event.PROMOTE_ARM: Phase.RUNNING,
+        Event.DROP_ARM: Phase.RUNNING,
+        Event.CHANGE_WEIGHTS: Phase.RUNNING,
+        Event.SRM_ALARM: Phase.RUNNING,
     },
     Phase.VETO_PENDING: {
         Event.KILL: Phase.KILLED,
@@ -147,6 +167,10 @@ TRANSITIONS: Mapping[Phase, Mapping[Event, Phase]] = {
         Event.PAUSE: Phase.PAUSED,
         Event.RESET: Phase.RUNNING,
         Event.ACCEPT_CLOCK: Phase.RUNNING,
+        Event.PROMOTE_ARM: Phase.RUNNING,
+        Event.DROP_ARM: Phase.RUNNING,
+        Event.CHANGE_WEIGHTS: Phase.VETO_PENDING,
+        Event.SRM_ALARM: Phase.RUNNING,
     },
     Phase.PAUSED: {
         Event.KILL: Phase.KILLED,
@@ -154,6 +178,10 @@ TRANSITIONS: Mapping[Phase, Mapping[Event, Phase]] = {
         Event.PROMOTE: Phase.PAUSED,
         Event.RESET: Phase.RUNNING,
         Event.ACCEPT_CLOCK: Phase.PAUSED,
+        Event.PROMOTE_ARM: Phase.PAUSED,
+        Event.DROP_ARM: Phase.PAUSED,
+        Event.CHANGE_WEIGHTS: Phase.PAUSED,
+        Event.SRM_ALARM: Phase.PAUSED,
     },
     Phase.KILLED: {
         Event.CLEAR_KILL: Phase.RUNNING,
@@ -186,7 +214,7 @@ def refusal(state: RolloutState, event: Event) -> str:
         return "there is no pending advance to veto"
     if event is Event.CLEAR_KILL and not state.kill_switch_tripped:
         return "the kill switch is not tripped"
-    if event is Event.PROMOTE and phase is Phase.KILLED:
+    if event in (Event.PROMOTE, Event.PROMOTE_ARM) and phase is Phase.KILLED:
         return (
             f"the kill switch is latched ({state.kill_reason}); clear it before promoting " + move
         )
@@ -216,6 +244,7 @@ def _no_pending(state: RolloutState) -> RolloutState:
         advance_pending_to=None,
         advance_veto_deadline_unix=None,
         advance_pending_since=None,
+        experiment_pending=None,
     )
 
 

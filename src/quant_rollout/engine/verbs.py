@@ -13,8 +13,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Callable, List, Mapping, Optional, Tuple, Union
 
-from ..errors import ClockError, OperatorRefusedError
+from ..errors import ClockError, OperatorRefusedError, excerpt
 from ..trades import format_instant
+from .experiments import current_experiment, record, with_dropped, with_weights
 from .model import OperatorResult, RolloutConfig, Stage, Transition
 from .moves import (
     clock_ahead,
@@ -41,6 +42,8 @@ class _Call:
     state: RolloutState
     now_us: int
     to_stage: Optional[int]
+    arm: Optional[str] = None
+    weights: Optional[Mapping[str, float]] = None
 
     @property
     def at(self) -> str:
@@ -58,7 +61,15 @@ def _veto(call: _Call) -> Tuple[RolloutState, str]:
         gate_windows=new_window(call.state, call.state.current_stage),
         **fresh_evidence(call.state, call.now_us),
     )
-    return edited, f"advance to stage {target} vetoed; its evidence will not count again"
+    reason = f"advance to stage {target} vetoed; its evidence will not count again"
+    stage = current_experiment(call.config, call.state)
+    if stage is not None and stage.experiment is not None:
+        # The arms' evidence restarts too; the routing (weights, drops) is kept.
+        evidence = call.config.experiment_evidence(stage.num, call.state.experiment)
+        fresh = type(evidence)(stage.experiment, evidence.weights, sorted(evidence.dropped))
+        edited = dataclasses.replace(edited, experiment=record(stage.experiment, fresh))
+        reason += f" (arm {call.state.experiment_pending!r}: the experiment starts afresh)"
+    return edited, reason
 
 
 def _clear_kill(call: _Call) -> Tuple[RolloutState, str]:
@@ -83,6 +94,40 @@ def _promote(call: _Call) -> Tuple[RolloutState, str]:
     target = _promotion_target(call.config, call.state, call.to_stage)
     edited = entered(call.state, target.num, call.now_us)
     return edited, f"promoted by hand to stage {target.label}, skipping gate and window"
+
+
+def _promote_arm(call: _Call) -> Tuple[RolloutState, str]:
+    target = call.config.next_stage(call.state.current_stage)
+    assert target is not None  # an experiment stage always has one (RolloutConfig)
+    edited = dataclasses.replace(
+        entered(call.state, target.num, call.now_us), experiment_winner=call.arm
+    )
+    return edited, (
+        f"arm {call.arm!r} promoted by hand: stage {target.label} runs its params, skipping"
+        " the experiment's verdict and the veto window"
+    )
+
+
+def _drop_arm(call: _Call) -> Tuple[RolloutState, str]:
+    assert call.arm is not None
+    edited = with_dropped(call.config, call.state, call.arm)
+    stage = current_experiment(call.config, call.state)
+    assert stage is not None and stage.experiment is not None
+    reason = (
+        f"arm {call.arm!r} dropped by hand; its traffic returns to control"
+        f" {stage.experiment.control!r}"
+    )
+    if call.state.advance_pending_to is not None:
+        reason += f"; pending advance to stage {call.state.advance_pending_to} cancelled"
+    return edited, reason
+
+
+def _change_weights(call: _Call) -> Tuple[RolloutState, str]:
+    assert call.weights is not None
+    edited = with_weights(call.config, call.state, call.weights)
+    assert edited.experiment is not None
+    shown = ", ".join(f"{n} {w:.1%}" for n, w in edited.experiment["weights"].items())
+    return edited, f"weights changed by hand: {shown} (the SRM test counts afresh under them)"
 
 
 def _pause(call: _Call) -> Tuple[RolloutState, str]:
@@ -132,6 +177,9 @@ HANDLERS: Mapping[Verb, Handler] = {
     Verb.RESUME: _resume,
     Verb.RESET: _reset,
     Verb.ACCEPT_CLOCK: _accept_clock,
+    Verb.PROMOTE_ARM: _promote_arm,
+    Verb.DROP_ARM: _drop_arm,
+    Verb.CHANGE_WEIGHTS: _change_weights,
 }
 """Each verb's edit of the state; the phase it lands in is the table's."""
 
@@ -173,9 +221,12 @@ def operate(
     note: str = "",
     actor: Optional[str] = None,
     to_stage: Optional[int] = None,
+    arm: Optional[str] = None,
+    weights: Optional[Mapping[str, float]] = None,
 ) -> OperatorResult:
-    """Carry out an operator verb: veto, clear_kill, promote, pause, resume, reset or
-    accept_clock.
+    """Carry out an operator verb: veto, clear_kill, promote, pause, resume, reset,
+    accept_clock, or on an experiment stage promote_arm (``arm``), drop_arm (``arm``)
+    and change_weights (``weights``: arm name -> share, every arm named, summing to 1).
 
     Returns ``applied=False`` (and changes nothing) for a veto with no pending advance,
     a clear with no tripped kill switch or an accept_clock with nothing ahead of the
@@ -200,10 +251,11 @@ def operate(
         return OperatorResult(word, False, refusal(state, word.event), state)
     if _refused_by_flag(state, word):
         raise OperatorRefusedError(refusal(state, word.event))
+    _check_arm_verb(config, state, word, arm, weights, to_stage)
     phase = landing(state, word.event)
     transitions: List[Transition] = []
     state = pinned(started(state, now_us, transitions))
-    call = _Call(config, state, now_us, to_stage)
+    call = _Call(config, state, now_us, to_stage, arm, weights)
     edited, reason = HANDLERS[word](call)
     new = land(edited, phase, call.at)
     transitions.append(
@@ -241,3 +293,53 @@ def _promotion_target(config: RolloutConfig, state: RolloutState, to_stage: Opti
             f"stage {state.current_stage} (use reset to go back to stage 0)"
         )
     return target
+
+
+_ARM_VERBS = frozenset({Verb.PROMOTE_ARM, Verb.DROP_ARM, Verb.CHANGE_WEIGHTS})
+
+
+def _check_arm_verb(
+    config: RolloutConfig,
+    state: RolloutState,
+    verb: Verb,
+    arm: Optional[str],
+    weights: Optional[Mapping[str, float]],
+    to_stage: Optional[int],
+) -> None:
+    """Refuse an arm verb that makes no sense now, before anything is changed; and a
+    plain promote out of a running experiment to the stage after it (that stage runs
+    an arm: the operator names it with promote_arm)."""
+    stage = current_experiment(config, state)
+    if verb is Verb.PROMOTE and stage is not None:
+        after = config.next_stage(state.current_stage)
+        if after is not None and to_stage in (None, after.num):
+            raise OperatorRefusedError(
+                f"stage {stage.label} runs an experiment and stage {after.label} runs the"
+                " arm it promotes: name the arm with promote_arm (quant-rollout"
+                " promote-arm NAME)"
+            )
+    if verb not in _ARM_VERBS:
+        return
+    if stage is None or stage.experiment is None:
+        raise OperatorRefusedError(
+            f"{verb.value}: stage {config.stage(state.current_stage).label} runs no experiment"
+        )
+    names = list(stage.experiment.arm_names)
+    if verb is Verb.CHANGE_WEIGHTS:
+        if not isinstance(weights, Mapping) or not weights:
+            raise OperatorRefusedError(
+                f"change_weights needs weights by arm name ({names!r}), got {excerpt(weights)}"
+            )
+        return
+    if not isinstance(arm, str) or arm not in names:
+        raise OperatorRefusedError(
+            f"{verb.value}: no arm named {excerpt(arm)}; the arms are {names!r}"
+        )
+    if verb is Verb.DROP_ARM and arm == stage.experiment.control:
+        raise OperatorRefusedError(
+            f"drop_arm: {arm!r} is the control arm and cannot be dropped (to end the"
+            " experiment, promote an arm or reset)"
+        )
+    dropped = list((state.experiment or {}).get("dropped") or [])
+    if arm in dropped:
+        raise OperatorRefusedError(f"{verb.value}: arm {arm!r} was already dropped")

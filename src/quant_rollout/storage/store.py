@@ -89,12 +89,15 @@ def read_state_file(path: Path) -> Optional[RolloutState]:
 
 
 class StoreTransaction(Protocol):
-    """An open read-modify-write: ``state`` as loaded, ``commit`` to record changes."""
+    """An open read-modify-write: ``state`` as loaded, ``commit`` to record changes,
+    ``save`` to write the state alone (bookkeeping that is not an event)."""
 
     @property
     def state(self) -> RolloutState: ...
 
     def commit(self, transitions: Sequence[Transition]) -> RolloutState: ...
+
+    def save(self, state: RolloutState) -> RolloutState: ...
 
 
 class StateStore(Protocol):
@@ -170,6 +173,18 @@ class _Transaction:
             return self.loaded
         lines, final = _encode_all(self.loaded, transitions)
         self.persist(lines, final)
+        self.loaded = final
+        return final
+
+    def save(self, state: RolloutState) -> RolloutState:
+        """Write ``state`` with no history line: bookkeeping that is not an event (an
+        experiment's opportunity counts). It must follow the same history event as
+        the loaded state; the history's line for that event keeps the older counts.
+        """
+        final = replace(
+            state, history_seq=self.loaded.history_seq, history_hash=self.loaded.history_hash
+        )
+        self.persist([], final)
         self.loaded = final
         return final
 
@@ -461,6 +476,9 @@ class JsonFileStore:
     def _persist(self, lines: List[str], final: RolloutState) -> None:
         # History first: if a crash (or a failed write) falls before the state is
         # replaced, the next load rolls the state forward from the history.
+        if not lines:  # bookkeeping only (see _Transaction.save)
+            self._write_state(final, "The opportunities of this tick were not recorded.")
+            return
         try:
             self._append(lines)
         except OSError as exc:
