@@ -228,7 +228,7 @@ def test_a_state_file_written_by_0_1_is_read_and_keeps_its_kill_latch(path: Path
     assert "kill switch tripped" in d.reason
     state = RolloutState.load(path)
     assert state.kill_switch_tripped is True
-    assert state.schema_version == 3  # upgraded to this release's schema
+    assert state.schema_version == 4  # upgraded to this release's schema
     assert state.ship_timestamps == written_by_01["ship_timestamps"]
 
 

@@ -244,7 +244,14 @@ VERB_ROWS = [
 
 
 def test_the_rows_cover_every_move_of_the_table_exactly_once() -> None:
-    table = [(phase, event) for phase, moves in TRANSITIONS.items() for event in moves]
+    # The moves of experiment stages have their own rows in test_engine_experiments.py.
+    experiment_events = {"drop_arm", "change_weights", "promote_arm", "srm_alarm"}
+    table = [
+        (phase, event)
+        for phase, moves in TRANSITIONS.items()
+        for event in moves
+        if event not in experiment_events
+    ]
     rows = [(r.phase, r.event) for r in TICK_ROWS] + [(r.phase, r.event) for r in VERB_ROWS]
     assert sorted(rows) == sorted(table)
     assert len(set(rows)) == len(rows)

@@ -70,7 +70,7 @@ def test_fresh_state_is_stage_0_with_nothing_latched() -> None:
     assert not s.kill_switch_tripped
     assert s.advance_pending_to is None
     assert s.evidence_since is None
-    assert s.schema_version == SCHEMA_VERSION == 3
+    assert s.schema_version == SCHEMA_VERSION == 4
 
 
 def test_to_dict_from_dict_round_trip() -> None:

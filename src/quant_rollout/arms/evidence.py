@@ -303,9 +303,10 @@ class ExperimentEvidence:
                     None, max(1, kill_switch.lookback), kill_switch.trackers(None)
                 )
         self._killed: Dict[str, str] = {}
-        self._srm = SampleRatioTest(
-            [self.weights[n] for n in self._names], experiment.srm_confidence
-        )
+        split = [self.weights[n] for n in self._names]
+        if sum(1 for w in split if w > 0) < 2:  # every candidate dropped: nothing to check
+            split = list(experiment.weights)
+        self._srm = SampleRatioTest(split, experiment.srm_confidence)
         self._batches = 0
 
     def _check_candidate(self, name: str) -> None:
@@ -449,9 +450,10 @@ class ExperimentEvidence:
             return
         for name, count in counts.items():
             self._tallies[name].opportunities += count
-        self._srm.update(
-            [self._srm.counts[i] + counts.get(n, 0) for i, n in enumerate(self._names)]
-        )
+        if sum(1 for w in self.weights.values() if w > 0) >= 2:
+            self._srm.update(
+                [self._srm.counts[i] + counts.get(n, 0) for i, n in enumerate(self._names)]
+            )
         self._batches += 1
         if not self._per_opportunity:
             return
@@ -484,7 +486,10 @@ class ExperimentEvidence:
             if weights[name] != 0.0:
                 raise ConfigError(f"arm {name!r} was dropped; its weight must stay 0")
         self.weights = dict(zip(self.experiment.arm_names, current))
-        self._srm.change_weights(current)
+        if sum(1 for w in current if w > 0) >= 2:
+            self._srm.change_weights(current)
+        # else every candidate was dropped: one arm takes everything and there is no
+        # split left to check; the SRM test keeps what it had and counts no more.
 
     def drop(self, name: str) -> Dict[str, float]:
         """Drop a candidate: its weight goes to control. Returns the new weights.
