@@ -131,6 +131,10 @@ class RolloutStatus:
     every comparison; without them, the routing, opportunities and SRM alarm only.
     None on a plain stage."""
 
+    params: Optional[Mapping[str, Any]] = None
+    """What the bot runs at the current stage: the stage's params, or on the stage
+    after an experiment the winning arm's laid over them."""
+
     @property
     def experiment_text(self) -> Optional[str]:
         """:attr:`experiment` as the text table ``quant-rollout status`` prints."""
@@ -717,6 +721,10 @@ class Rollout:
             judged_metrics=judged,
             evidence_waiting=waiting,
             complete_before=complete,
+            trades_ahead=trades_ahead,
+            bot_told=_untold(state, stage),
+            experiment=experiment,
+            params=self.config.params_for(state, state.current_stage),
         )
 
     def history(self) -> List[HistoryRecord]:

@@ -37,6 +37,10 @@ EVENT_COLOURS: Dict[str, str] = {
     "accept_clock": "#ad1457",
     "announce": "#7cb342",
     "restore": "#4e342e",
+    "promote_arm": "#1565c0",
+    "drop_arm": "#8d6e63",
+    "change_weights": "#546e7a",
+    "srm_alarm": "#c62828",
 }
 """One colour per history event, so a marker reads the same on every chart."""
 

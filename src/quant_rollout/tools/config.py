@@ -62,6 +62,35 @@ Keys:
     :class:`~quant_rollout.Gate` keyword arguments. The gate of a stage is judged
     on the evidence of the stage before it; stage 0, where the rollout starts,
     cannot have one.
+``[stages.experiment]`` (optional, on a stage after stage 0)
+    Runs the stage as an experiment (:class:`~quant_rollout.arms.Experiment`
+    keyword arguments: ``control``, ``metric``, ``confidence``, ``margin``, ...),
+    with one ``[[stages.experiment.arms]]`` table per arm (``name``, ``params``,
+    ``weight``; weights all given and summing to 1, or none for an even split).
+    The stage's own ``params`` may be left ``{}``: it runs control's, which must be
+    the params of the stage before. The next stage runs the winning arm's params
+    over its own and has no gate::
+
+        [[stages]]
+        num = 1
+        name = "arms"
+        params = {}
+        gate = { min_n = 20 }
+        [stages.experiment]
+        control = "control"
+        metric = "win_rate"
+        confidence = 0.95
+        [[stages.experiment.arms]]
+        name = "control"
+        params = { max_entry_price = 0.30 }
+        weight = 0.5
+        [[stages.experiment.arms]]
+        name = "wide"
+        params = { max_entry_price = 0.50 }
+        weight = 0.5
+
+    A state file whose running experiment was started with other arms (added,
+    removed or with other params) is refused when the rollout loads it.
 
 The keys a table accepts are the fields of the class it builds, so a field added to
 ``Gate`` or ``KillSwitch`` is accepted here with no change to this module. A field
@@ -97,6 +126,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._durations import format_duration, parse_duration
 from ..calendar import Rule, Schedule, Window, load_zone, parse_blackouts, parse_windows
+from ..arms import Arm, Experiment
 from ..engine import RolloutConfig, Stage
 from ..engine.model import MAX_VETO_WINDOW_SECONDS
 from ..errors import CalendarError, ConfigError, ConfigFileError, excerpt
@@ -529,12 +559,63 @@ def _stages(value: object, problems: _Problems) -> Optional[List[Stage]]:
         path = f"stages[{i}]"
         if not _check_table(problems, path, item):
             continue
-        stage = _build(Stage, item, path, problems)
+        if "experiment" in item:
+            stage = _experiment_stage(item, path, problems)
+        else:
+            stage = _build(Stage, item, path, problems)
         if stage is not None:
             stages.append(stage)
     if len(stages) < len(value):
         return None
     return stages
+
+
+def _experiment_stage(item: Mapping[str, Any], path: str, problems: _Problems) -> Optional[Stage]:
+    """A stage with an ``[stages.experiment]`` table and its ``[[stages.experiment.arms]]``."""
+    before = len(problems.found)
+    plain = _build(Stage, {k: v for k, v in item.items() if k != "experiment"}, path, problems)
+    where = _join(path, "experiment")
+    table = item["experiment"]
+    if not _check_table(problems, where, table):
+        return None
+    arms_value = table.get("arms")
+    arms: List[Arm] = []
+    if not isinstance(arms_value, list) or not arms_value:
+        problems.add(
+            _join(where, "arms"),
+            "must be a list of arm tables ([[stages.experiment.arms]] in TOML: name, params,"
+            f" weight), got {excerpt(arms_value)}",
+        )
+    else:
+        for j, arm_table in enumerate(arms_value):
+            arm_path = f"{where}.arms[{j}]"
+            if _check_table(problems, arm_path, arm_table):
+                arm = _build(Arm, arm_table, arm_path, problems)
+                if arm is not None:
+                    arms.append(arm)
+    if len(problems.found) > before or plain is None:
+        return None
+    fields = [f.name for f in dataclasses.fields(Experiment) if f.init]
+    kwargs: Dict[str, Any] = {"arms": tuple(arms)}
+    for key, value in table.items():
+        if key not in fields:
+            _unknown_key(problems, where, key, value, fields)
+        elif key != "arms":
+            kwargs[key] = None if value == _NONE_TEXT else value
+    if "control" not in table:
+        problems.add(
+            _join(where, "control"),
+            "missing: name the arm that runs the params the bot ran before",
+        )
+    if len(problems.found) > before:
+        return None
+    try:
+        experiment = Experiment(**kwargs)
+        return Stage(plain.num, plain.params, plain.gate, plain.name, experiment=experiment)
+    except ConfigError as exc:
+        key, message = _locate("Experiment", str(exc), kwargs)
+        problems.add(_join(where, key) if key else where, message)
+        return None
 
 
 def _kill_criteria(value: object, problems: _Problems) -> Optional[List[Any]]:

@@ -160,6 +160,8 @@ _OPERATOR_VERBS = {
     "resume": "Resumed",
     "reset": "Reset",
     "accept_clock": "Clock accepted",
+    "promote_arm": "Arm promoted",
+    "change_weights": "Weights changed",
 }
 
 
@@ -200,6 +202,18 @@ def alert_for(record: HistoryRecord, label: str = "rollout") -> Alert:
         level = "warning"
         title = f"Pending advance dropped at stage {record.to_stage}"
         details.append(f"Why: {record.reason}")
+    elif event == "drop_arm":
+        level = "warning"
+        who = f" by {record.actor}" if record.actor else ""
+        title = f"Arm dropped{who} at stage {record.to_stage}"
+        details.append(f"Why: {record.reason}")
+        if record.note:
+            details.append(f"Note: {record.note}")
+    elif event == "srm_alarm":
+        level = "failure"
+        title = f"Experiment STOPPED at stage {record.to_stage}: the split is broken"
+        details.append(f"Why: {record.reason}")
+        details.append("End it by hand: quant-rollout promote-arm NAME, or quant-rollout reset")
     elif event == "start":
         title = f"Rollout started at stage {record.to_stage}"
         if record.reason:

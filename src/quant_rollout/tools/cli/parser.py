@@ -217,6 +217,40 @@ def _parser() -> argparse.ArgumentParser:
             )
         cmd.set_defaults(run=_cmd_verb, verb=verb)
 
+    arm_verbs: Sequence[Tuple[str, str, str]] = (
+        (
+            "promote-arm",
+            "promote_arm",
+            "end the running experiment: the next stage runs ARM's params now",
+        ),
+        (
+            "drop-arm",
+            "drop_arm",
+            "stop routing to the candidate ARM (its traffic returns to control)",
+        ),
+    )
+    for name, verb, help_ in arm_verbs:
+        cmd = add(
+            name,
+            help_,
+            ["rollout", "debug", "verb"],
+            help_[0].upper() + help_[1:] + ". Recorded in the history.",
+        )
+        cmd.add_argument("arm", metavar="ARM", help="the arm's name")
+        cmd.set_defaults(run=_cmd_verb, verb=verb)
+    wt = add(
+        "weights",
+        "route the running experiment by new weights",
+        ["rollout", "debug", "verb"],
+        "Route the running experiment by new weights from the bot's next tick: every arm "
+        "named, the weights summing to 1 (e.g. control=0.5 wide=0.5). The sample-ratio "
+        "test counts afresh under them. Recorded in the history.",
+    )
+    wt.add_argument(
+        "weights", nargs="+", metavar="ARM=WEIGHT", type=_arm_weight, help="e.g. control=0.9"
+    )
+    wt.set_defaults(run=_cmd_verb, verb="change_weights")
+
     rs = add(
         "restore",
         "rebuild a corrupt or missing state file from the history",
@@ -434,3 +468,16 @@ def _closed_through(text: str) -> str:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"--closed-through: {exc}") from None
     return text
+
+
+def _arm_weight(text: str) -> Tuple[str, float]:
+    """``ARM=WEIGHT`` as (arm, weight); argparse names the argument on an error."""
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected ARM=WEIGHT (e.g. control=0.5), got {text[:40]!r}"
+        ) from None

@@ -131,6 +131,52 @@ def _status_json(
         if st.kill_criteria is None
         else [dataclasses.asdict(c) for c in st.kill_criteria],
         "trades": trades,
+        "experiment": _experiment_json(st),
+    }
+
+
+def _experiment_json(st: RolloutStatus) -> Optional[Dict[str, Any]]:
+    """The arms side by side, or None on a plain stage."""
+    report = st.experiment
+    if report is None:
+        return None
+    arms = []
+    for row in report.arms:
+        arms.append(
+            {
+                "name": row.name,
+                "weight": row.weight,
+                "dropped": row.dropped,
+                "trades": row.trades,
+                "wins": row.wins,
+                "win_rate": row.win_rate,
+                "ev_per_dollar": row.ev_per_dollar,
+                "pnl": row.pnl,
+                "opportunities": row.opportunities,
+                "pnl_per_opportunity": row.pnl_per_opportunity,
+                "comparisons": [
+                    {
+                        "metric": c.metric.value,
+                        "difference": c.difference,
+                        "lower": c.lower,
+                        "upper": c.upper,
+                        "verdict": c.verdict.value,
+                        "pairs": c.pairs,
+                    }
+                    for c in row.comparisons
+                ],
+            }
+        )
+    return {
+        "metric": report.metric.value,
+        "arms": arms,
+        "winner": report.winner,
+        "worse": list(report.worse),
+        "srm_alarm": report.srm_alarm,
+        "srm_e_value": None if report.srm_e_value == float("inf") else report.srm_e_value,
+        "killed": [list(k) for k in report.killed],
+        "reason": report.reason,
+        "pending_arm": st.state.experiment_pending,
     }
 
 
@@ -178,7 +224,7 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
     add("now", _iso(now))
     last_stage = st.next_stage is None
     add("stage", st.stage.label + (" (last stage)" if last_stage else ""))
-    add("params", _params_text(st.stage.params))
+    add("params", _params_text(st.stage.params if st.params is None else st.params))
     if st.bot_told is not None:
         add("bot", st.bot_told)
     add("phase", _PHASE_TEXT[st.phase])
@@ -249,7 +295,9 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
         target = rollout.config.stage(st.advance_pending_to)
     elif st.next_stage is not None:
         target = st.next_stage
-    if target is not None and st.gate_progress is None:
+    if st.experiment is not None and target is not None:
+        add("next", f"stage {target.label}: runs the arm the experiment promotes")
+    elif target is not None and st.gate_progress is None:
         add("next", f"stage {target.label}: {_gate_text(target.gate)}")
     if history is not None:
         skipped = f", {len(history.skipped)} bad rows skipped" if history.skipped else ""
@@ -276,6 +324,9 @@ def _status_lines(rollout: Rollout, source: _Source, st: RolloutStatus, history:
                     f"  {c.name:<18}{_num(c.observed, c.name):>12}{_num(c.required, c.name):>12}"
                     f"  {'yes' if c.met else 'no'}"
                 )
+    elif st.experiment_text is not None:
+        add("experiment", "" if history is not None else "(routing only: pass --trades to compare)")
+        lines.extend("  " + line for line in st.experiment_text.splitlines())
     elif target is not None and history is not None and target.gate is None:
         add("gate", f"stage {target.label} has no gate: reached only by promote")
     elif target is None and history is not None:

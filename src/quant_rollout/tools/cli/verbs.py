@@ -1,5 +1,5 @@
 """The operator verbs: veto, promote, pause, resume, clear-kill, reset and
-accept-clock; and restore.
+accept-clock; on an experiment stage promote-arm, drop-arm and weights; and restore.
 
 promote and reset ask for confirmation first (unless --yes).
 """
@@ -47,7 +47,21 @@ def _cmd_verb(args: argparse.Namespace) -> int:
             # Promote to the stage the operator agreed to: if the bot advanced while
             # they read the question, "the next stage" is no longer the one they saw.
             to_stage = target
-    result = rollout.operate(verb, note=args.note, actor=actor, to_stage=to_stage)
+    weights = None
+    if verb == "change_weights":
+        weights = {}
+        for name, weight in args.weights:
+            if name in weights:
+                raise _CommandError(f"weights: arm {name!r} given twice", EXIT_REFUSED)
+            weights[name] = weight
+    result = rollout.operate(
+        verb,
+        note=args.note,
+        actor=actor,
+        to_stage=to_stage,
+        arm=getattr(args, "arm", None),
+        weights=weights,
+    )
     if not result.applied:
         raise _CommandError(f"nothing to do: {result.reason}", EXIT_REFUSED)
     width = _width()
