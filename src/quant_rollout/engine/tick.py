@@ -39,11 +39,11 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from .._durations import format_duration
+from ..arms.evidence import ExperimentEvidence
 from ..calendar import ScheduleStatus, format_local
 from ..evidence import StageEvidence, TradesAhead
 from ..gates import GateVerdict
 from ..trades import format_instant, parse_instant
-from ..arms.evidence import ExperimentEvidence
 from .experiments import arms_evidence, current_experiment, judgement, record, safety_check
 from .judging import judge_gate, proof_of_passing
 from .model import RolloutAction, RolloutConfig, RolloutDecision, Stage, Step, Transition

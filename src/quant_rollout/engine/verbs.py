@@ -112,7 +112,8 @@ def _drop_arm(call: _Call) -> Tuple[RolloutState, str]:
     assert call.arm is not None
     edited = with_dropped(call.config, call.state, call.arm)
     stage = current_experiment(call.config, call.state)
-    assert stage is not None and stage.experiment is not None
+    assert stage is not None
+    assert stage.experiment is not None
     reason = (
         f"arm {call.arm!r} dropped by hand; its traffic returns to control"
         f" {stage.experiment.control!r}"

@@ -125,8 +125,8 @@ from types import ModuleType
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from .._durations import format_duration, parse_duration
-from ..calendar import Rule, Schedule, Window, load_zone, parse_blackouts, parse_windows
 from ..arms import Arm, Experiment
+from ..calendar import Rule, Schedule, Window, load_zone, parse_blackouts, parse_windows
 from ..engine import RolloutConfig, Stage
 from ..engine.model import MAX_VETO_WINDOW_SECONDS
 from ..errors import CalendarError, ConfigError, ConfigFileError, excerpt
