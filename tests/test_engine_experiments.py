@@ -179,16 +179,13 @@ TICK_MOVES: List[Tuple[Phase, str]] = [
 ]
 
 
-@pytest.mark.parametrize("phase,event", TICK_MOVES, ids=lambda v: str(v))
+@pytest.mark.parametrize(("phase", "event"), TICK_MOVES, ids=lambda v: str(v))
 def test_a_tick_fires_the_experiment_event_and_lands_where_the_table_says(
     phase: Phase, event: str
 ) -> None:
     state = IN_PHASE[phase]()
     before = copy.deepcopy(state)
-    if event == "drop_arm":
-        step = tick(state, CANDIDATE_KILLED)
-    else:
-        step = tick(state, [], SKEWED)
+    step = tick(state, CANDIDATE_KILLED) if event == "drop_arm" else tick(state, [], SKEWED)
     assert state == before, "decide must not mutate its input"
     assert [t.event for t in step.transitions] == [event]
     assert phase_of(step.state) is TRANSITIONS[phase][Event(event)]
@@ -219,7 +216,7 @@ VERB_MOVES: List[Tuple[Phase, str, Dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize("phase,verb,kwargs", VERB_MOVES, ids=lambda v: str(v))
+@pytest.mark.parametrize(("phase", "verb", "kwargs"), VERB_MOVES, ids=lambda v: str(v))
 def test_an_arm_verb_lands_where_the_table_says(
     phase: Phase, verb: str, kwargs: Dict[str, Any]
 ) -> None:
@@ -272,7 +269,8 @@ def test_a_winner_opens_the_veto_window_and_its_params_land_on_expiry() -> None:
     assert landed.decision.action is RolloutAction.VETO_EXPIRED
     assert landed.state.current_stage == 2
     assert landed.state.experiment_winner == "wide"
-    assert landed.state.experiment is None and landed.state.experiment_pending is None
+    assert landed.state.experiment is None
+    assert landed.state.experiment_pending is None
     assert landed.decision.params == {"size": 10.0, "max_entry_price": 0.5}
     assert "arm 'wide' still wins" in landed.decision.reason
 
@@ -313,7 +311,8 @@ def test_a_candidate_worse_with_confidence_is_dropped_with_its_evidence() -> Non
     (t,) = step.transitions
     assert t.event == "drop_arm"
     assert "worse than control 'control' on win_rate with confidence 0.95" in t.reason
-    assert "difference" in t.reason and "trades" in t.reason
+    assert "difference" in t.reason
+    assert "trades" in t.reason
     assert step.state.experiment is not None
     assert step.state.experiment["dropped"] == ["narrow"]
 
@@ -405,11 +404,12 @@ def test_a_refused_trade_leaves_the_feed_as_it_was() -> None:
         feed.evidence(bad, since, cfg.epoch(state))
     assert (evidence.metrics(), arms.report()) == before
     again = feed.evidence([*trades, arm_trade(3, "narrow", 1.0)], since, cfg.epoch(state))
-    assert again is evidence and again.n == 3  # still incremental
+    assert again is evidence
+    assert again.n == 3
 
 
 @pytest.mark.parametrize(
-    "verb,kwargs,state,message",
+    ("verb", "kwargs", "state", "message"),
     [
         ("drop_arm", {"arm": "control"}, running(), "is the control arm"),
         ("drop_arm", {"arm": "ghost"}, running(), "no arm named 'ghost'"),
@@ -460,7 +460,7 @@ def test_a_plain_promote_may_skip_past_the_stage_after_an_experiment() -> None:
 
 
 @pytest.mark.parametrize(
-    "stages,message",
+    ("stages", "message"),
     [
         ((Stage(0, BASE, experiment=EXPERIMENT), Stage(1, {})), "stage 0 is the baseline"),
         ((STAGES[0], STAGES[1]), "needs a stage after it"),
@@ -482,7 +482,7 @@ def test_an_experiment_stage_runs_control_and_refuses_unknown_params() -> None:
     typo = Experiment((Arm("control", BASE), Arm("x", {"max_entyr_price": 0.5})), "control")
     with pytest.raises(ConfigError, match=r"arm 'x' sets params \['max_entyr_price'\]"):
         Stage(1, {}, experiment=typo)
-    with pytest.raises(ConfigError, match="experiment must be an arms.Experiment"):
+    with pytest.raises(ConfigError, match=r"experiment must be an arms\.Experiment"):
         Stage(1, {}, experiment="arms")  # type: ignore[arg-type]
 
 
