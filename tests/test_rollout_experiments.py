@@ -422,3 +422,35 @@ def test_a_bad_experiment_table_names_the_file_key_and_value(
         Rollout.from_config(path)
     assert str(path) in str(info.value)
     assert message in str(info.value)
+
+
+def test_replay_runs_an_experiment_stage_over_a_file_with_an_arm_column(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "bot.toml"
+    config.write_text(
+        CONFIG.replace("wr_threshold = 0.1\n", "wr_threshold = 0.1\nev_threshold = -0.9\n"),
+        encoding="utf-8",
+    )
+    rows = ["timestamp,pnl,size,variant"]
+    seen: Dict[str, int] = {}
+    rates = {"control": 0.4, "wide": 0.9, "narrow": 0.4}
+    arms = ("control", "wide", "control", "narrow")
+    for i in range(1500):
+        arm = arms[i % 4]
+        seen[arm] = seen.get(arm, 0) + 1
+        win = (seen[arm] % 10) < rates[arm] * 10
+        rows.append(f"{T0 + 60 * i},{1.0 if win else -1.0},1.0,{arm}")
+    trades = tmp_path / "trades.csv"
+    trades.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    clock = ManualClock(T0)
+    out = cli(config, clock, "replay", str(trades), "--arm", "variant", "--json")
+    timeline = json.loads(out[out.index("{") :])
+    events = [(e["event"], e["from_stage"], e["to_stage"]) for e in timeline["timeline"]]
+    assert ("veto_expired", 1, 2) in events
+    landed = next(
+        e for e in timeline["timeline"] if e["event"] == "veto_expired" and e["to_stage"] == 2
+    )
+    assert "arm 'wide' still wins" in landed["reason"]
+    out = cli(config, clock, "replay", str(trades), code=2)
+    assert "has no arm" in out
