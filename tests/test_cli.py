@@ -67,6 +67,7 @@ STATUS_KEYS = {
     "gate_proof",
     "kill_criteria",
     "trades",
+    "experiment",  # 0.3: the arms side by side on an experiment stage, else null
 }
 
 
@@ -141,6 +142,9 @@ COMMANDS = (
     "clear-kill",
     "reset",
     "accept-clock",
+    "promote-arm",
+    "drop-arm",
+    "weights",
     "restore",
     "history",
     "replay",

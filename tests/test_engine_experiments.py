@@ -58,6 +58,7 @@ STAGES = (
     Stage(2, {"size": 10.0}, name="full"),
 )
 KILL = KillSwitch(wr_lookback=3, wr_threshold=0.5, ev_lookback=50, ev_threshold=-10.0)
+EXPERIMENT_WEIGHTS = {"control": 0.5, "wide": 0.25, "narrow": 0.25}
 EXPERIMENT_EVENTS = (Event.DROP_ARM, Event.CHANGE_WEIGHTS, Event.PROMOTE_ARM, Event.SRM_ALARM)
 
 
@@ -501,3 +502,19 @@ def test_a_state_whose_experiment_arms_changed_is_refused() -> None:
         config().check_state(dataclasses.replace(state, current_stage=2), "s.json")
     with pytest.raises(CorruptStateError, match="experiment_winner 'ghost'"):
         config().check_state(running(experiment_winner="ghost"), "s.json")
+
+
+def test_infinite_srm_evidence_survives_the_history_and_the_state_file() -> None:
+    from quant_rollout.storage.history import encode_transition
+
+    weights = {"control": 0.5, "wide": 0.5, "narrow": 0.0}
+    state = operate(config(), running(), "change_weights", NOW, weights=weights).state
+    alarmed = tick(state, [], {"narrow": 1})  # routed to an arm of weight 0: proof
+    assert [t.event for t in alarmed.transitions] == ["srm_alarm"]
+    again = operate(
+        config(), alarmed.state, "change_weights", NOW, weights=EXPERIMENT_WEIGHTS
+    )
+    for t in (*alarmed.transitions, *again.transitions):
+        encode_transition(t, 1, "0" * 64)  # JSON without infinities
+    restored = config().experiment_evidence(1, again.state.experiment)
+    assert restored.report().srm_alarm

@@ -51,6 +51,9 @@ DEFAULT_SRM_CONCENTRATION = 1000.0
 DEFAULT_SRM_CONFIDENCE = 0.999
 """Default confidence of the SRM alarm: a false alarm halts an experiment, so rarely."""
 
+_LOG_E_CAP = 1e300
+"""The largest log e-value a snapshot writes (JSON has no infinity)."""
+
 # Weights must sum to 1 within this (floats written in a config file).
 _WEIGHT_TOLERANCE = 1e-9
 
@@ -222,7 +225,9 @@ class SampleRatioTest:
         return {
             "weights": list(self.weights),
             "counts": list(self.counts),
-            "earlier_log_e": self._closed_log_e,
+            # JSON has no infinity: infinite evidence (an arm of weight 0 was routed
+            # something) is kept as a finite number just as decisive (e^1e300).
+            "earlier_log_e": min(self._closed_log_e, _LOG_E_CAP),
             "alarmed": self.alarmed,
             "stretches": [[list(w), list(c)] for w, c in self.history],
         }
