@@ -511,10 +511,19 @@ def test_infinite_srm_evidence_survives_the_history_and_the_state_file() -> None
     state = operate(config(), running(), "change_weights", NOW, weights=weights).state
     alarmed = tick(state, [], {"narrow": 1})  # routed to an arm of weight 0: proof
     assert [t.event for t in alarmed.transitions] == ["srm_alarm"]
-    again = operate(
-        config(), alarmed.state, "change_weights", NOW, weights=EXPERIMENT_WEIGHTS
-    )
+    again = operate(config(), alarmed.state, "change_weights", NOW, weights=EXPERIMENT_WEIGHTS)
     for t in (*alarmed.transitions, *again.transitions):
         encode_transition(t, 1, "0" * 64)  # JSON without infinities
     restored = config().experiment_evidence(1, again.state.experiment)
     assert restored.report().srm_alarm
+
+
+def test_an_arm_drop_waits_for_the_bot_to_hear_of_its_stage() -> None:
+    # An operator promoted the rollout to the experiment stage: the bot still runs stage 0.
+    state = running(bot_stage=0)
+    step = tick(state, CANDIDATE_KILLED)
+    assert [t.event for t in step.transitions] == ["announce"]
+    assert step.decision.action is RolloutAction.ADVANCE
+    assert step.decision.params == BASE
+    dropped = tick(step.state, CANDIDATE_KILLED)
+    assert [t.event for t in dropped.transitions] == ["drop_arm"]

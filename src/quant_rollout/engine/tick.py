@@ -117,9 +117,10 @@ def decide(
     newest = evidence.last_key
     state = counted(state, None if newest is None else newest[0], now_us)
     kill = _kill_check(config, state, evidence, now_us, arms, was_alarmed)
-    if kill is not None and kill.event is not None:
-        outcome = kill
-    elif state.delivered_stage != state.current_stage:
+    announce = state.delivered_stage != state.current_stage
+    if kill is not None and kill.event is not None and (kill.event is Event.KILL or not announce):
+        outcome = kill  # an arm's drop or an SRM stop waits for the bot to hear its stage
+    elif announce:
         outcome = _announce(config, state, cause)
     elif ahead is not None:
         what = "the kill switch keeps running, but nothing advances until then"
