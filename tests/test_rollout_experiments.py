@@ -454,3 +454,25 @@ def test_replay_runs_an_experiment_stage_over_a_file_with_an_arm_column(
     assert "arm 'wide' still wins" in landed["reason"]
     out = cli(config, clock, "replay", str(trades), code=2)
     assert "has no arm" in out
+
+
+def test_a_damaged_experiment_record_is_refused_with_the_way_out(config: Path) -> None:
+    from quant_rollout.engine.state import RESTORE_ADVICE
+
+    clock = ManualClock(T0)
+    rollout = at_stage_1(config, clock)
+    rollout.tick([signal_trade(clock, "wide", True)], opportunities={"wide": 2})
+    assert rollout.state_path is not None
+    data = json.loads(state_bytes(rollout))
+    for damage in (
+        {"opportunities": {"control": -1, "wide": 2, "narrow": 0}},
+        {"weights": {"control": 1.0}},
+        {"srm": "broken"},
+    ):
+        broken = {**data, "experiment": {**data["experiment"], **damage}}
+        rollout.state_path.write_text(json.dumps(broken), encoding="utf-8")
+        before = state_bytes(rollout)
+        with pytest.raises(CorruptStateError) as info:
+            bot(config, clock).tick([signal_trade(clock, "wide", True)])
+        assert str(info.value).endswith(RESTORE_ADVICE)
+        assert state_bytes(rollout) == before

@@ -308,6 +308,7 @@ class ExperimentEvidence:
             split = list(experiment.weights)
         self._srm = SampleRatioTest(split, experiment.srm_confidence)
         self._batches = 0
+        self._report: Optional[ExperimentReport] = None  # until the evidence changes
 
     def _check_candidate(self, name: str) -> None:
         if name not in self.experiment.arm_names:
@@ -397,6 +398,7 @@ class ExperimentEvidence:
         """
         # Check every bound first so that a bad trade changes nothing.
         name = self._checked(trade, index)
+        self._report = None
         control = name == self.experiment.control
         groups = list(self._tests.values()) if control else [self._tests[name]]
         ev_return = trade.pnl / trade.size if trade.size > 0 else None
@@ -448,6 +450,7 @@ class ExperimentEvidence:
                 )
         if not any(counts.values()):
             return
+        self._report = None
         for name, count in counts.items():
             self._tallies[name].opportunities += count
         if sum(1 for w in self.weights.values() if w > 0) >= 2:
@@ -485,6 +488,7 @@ class ExperimentEvidence:
         for name in self.dropped:
             if weights[name] != 0.0:
                 raise ConfigError(f"arm {name!r} was dropped; its weight must stay 0")
+        self._report = None
         self.weights = dict(zip(self.experiment.arm_names, current))
         if sum(1 for w in current if w > 0) >= 2:
             self._srm.change_weights(current)
@@ -622,7 +626,13 @@ class ExperimentEvidence:
     # -- output -----------------------------------------------------------------------
 
     def report(self) -> ExperimentReport:
-        """The arms side by side, and what the evidence decides now."""
+        """The arms side by side, and what the evidence decides now (kept until the
+        evidence next changes: a tick asks more than once)."""
+        if self._report is None:
+            self._report = self._fresh_report()
+        return self._report
+
+    def _fresh_report(self) -> ExperimentReport:
         e = self.experiment
         rows = []
         for name in (e.control, *(a.name for a in e.candidates)):

@@ -528,7 +528,16 @@ def _check_experiment_state(config: RolloutConfig, state: RolloutState, source: 
                 " their evidence: put the arms back as they were, or finish the"
                 " experiment first (promote-arm, or reset). Nothing was changed."
             )
-        config.experiment_evidence(stage.num, state.experiment, source)
+        # The whole record is checked when the arms' evidence is built from it (the
+        # first tick of a process, a new window, status): a restore costs more than a
+        # tick, so a running bot's ticks check only what decides routing here.
+        weights = state.experiment.get("weights")
+        if not isinstance(weights, Mapping) or sorted(weights) != sorted(experiment.arm_names):
+            raise CorruptStateError(
+                f"{source}: experiment.weights must give each arm"
+                f" {list(experiment.arm_names)!r} a weight, got {excerpt(weights)}."
+                f" {RESTORE_ADVICE}"
+            )
     if state.experiment_pending is not None:
         _check_arm(config, state.advance_pending_to, "experiment_pending", state, source)
     if state.experiment_winner is not None:
