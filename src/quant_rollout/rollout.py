@@ -47,8 +47,8 @@ from .engine import (
     operate,
     phase_of,
 )
-from .engine.moves import window_start_us
 from .engine.experiments import arms_evidence, current_experiment, state_report
+from .engine.moves import window_start_us
 from .engine.transitions import OPERATOR_VERBS, Event
 from .errors import ConfigError, InvalidTradeError, OperatorRefusedError
 from .evidence import EvidenceFeed, StageEvidence
@@ -397,9 +397,7 @@ class Rollout:
                 if state.delivered_stage != state.current_stage:  # what moved it, for the bot
                     cause = _cause(getattr(txn, "last_event", None), state)
                 ahead = self._feed.ahead(now)
-                step = decide(
-                    self.config, state, evidence, now, cause=cause, trades_ahead=ahead
-                )
+                step = decide(self.config, state, evidence, now, cause=cause, trades_ahead=ahead)
                 final = txn.commit(step.transitions)
                 if counted and not step.transitions:
                     final = txn.save(step.state)
