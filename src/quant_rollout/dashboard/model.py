@@ -233,6 +233,10 @@ EVENT_WORDS: Dict[str, str] = {
     "accept_clock": "clock accepted after a jump",
     "announce": "bot told the stage to run",
     "restore": "state restored from the history",
+    "promote_arm": "experiment arm promoted by hand",
+    "drop_arm": "experiment arm dropped",
+    "change_weights": "experiment weights changed",
+    "srm_alarm": "EXPERIMENT STOPPED: routed counts do not match the weights",
 }
 """Each history event in words, as the dashboard shows it beside its name."""
 
