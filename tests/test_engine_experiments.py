@@ -527,3 +527,16 @@ def test_an_arm_drop_waits_for_the_bot_to_hear_of_its_stage() -> None:
     assert step.decision.params == BASE
     dropped = tick(step.state, CANDIDATE_KILLED)
     assert [t.event for t in dropped.transitions] == ["drop_arm"]
+
+
+def test_trades_from_the_stage_before_tagged_main_are_left_out_of_the_experiment() -> None:
+    trades = [arm_trade(1, "main", -1.0), arm_trade(2, "wide", 1.0), arm_trade(3, "main", -1.0)]
+    evidence = evidence_for(config(), running(), trades)
+    arms = arms_evidence(evidence)
+    assert arms is not None
+    report = arms.report()
+    assert sum(row.trades for row in report.arms) == 1
+    assert report.arm("control").trades == 0
+    assert evidence.n == 3  # the stage's own metrics still see them
+    with pytest.raises(ConfigError, match="no arm may be named 'main'"):
+        Stage(1, {}, experiment=Experiment((Arm("main", BASE), Arm("x", BASE)), "main"))

@@ -29,7 +29,7 @@ from typing import (
 
 from ._validate import check_non_negative
 from .arms import Router, route_bucket
-from .arms.evidence import ExperimentReport, format_experiment
+from .arms.evidence import PLAIN_ARM, ExperimentReport, format_experiment
 from .calendar import Rule, Window, format_local
 from .clock import Clock, read_clock, system_clock
 from .engine import (
@@ -61,8 +61,8 @@ from .trades import format_instant, parse_instant
 
 __all__ = ["DEFAULT_MAX_HOLDING_SECONDS", "PLAIN_ARM", "Rollout", "RolloutStatus", "Routed"]
 
-PLAIN_ARM = "main"
-"""The arm name :meth:`Rollout.route` answers on a stage that runs no experiment."""
+# PLAIN_ARM ("main"): the arm name Rollout.route answers on a stage that runs no
+# experiment (quant_rollout.arms.evidence.PLAIN_ARM).
 
 DEFAULT_MAX_HOLDING_SECONDS = 86_400.0
 """How long a confidence gate assumes a trade may stay open when the bot says nothing

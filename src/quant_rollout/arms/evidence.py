@@ -57,6 +57,7 @@ from .model import Experiment, Metric
 
 __all__ = [
     "ARM_KEY",
+    "PLAIN_ARM",
     "ArmSummary",
     "Comparison",
     "ExperimentEvidence",
@@ -68,6 +69,12 @@ __all__ = [
 
 ARM_KEY = "arm"
 """The ``TradeOutcome.metadata`` key that names a trade's arm."""
+
+PLAIN_ARM = "main"
+"""The arm a rollout routes to on a stage without an experiment. As a tracker of an
+experiment stage's evidence, :class:`ExperimentEvidence` leaves trades tagged with it
+out (a trade the bot opened under the stage before, stamped after the experiment
+began): they are not the experiment's, and never counted to control."""
 
 
 class Verdict(str, Enum):
@@ -364,11 +371,22 @@ class ExperimentEvidence:
         Raises:
             InvalidTradeError: as :meth:`add_trade`, naming ``trades[index]``.
         """
-        self._checked(trade, index)
+        if not self._plain(trade):
+            self._checked(trade, index)
 
     def add(self, trade: TradeOutcome) -> None:
-        """Count one trade already :meth:`check`-ed (the evidence-tracker protocol)."""
-        self.add_trade(trade, -1)
+        """Count one trade already :meth:`check`-ed (the evidence-tracker protocol);
+        one tagged :data:`PLAIN_ARM` is left out."""
+        if not self._plain(trade):
+            self.add_trade(trade, -1)
+
+    def _plain(self, trade: TradeOutcome) -> bool:
+        metadata = trade.metadata
+        return (
+            isinstance(metadata, Mapping)
+            and metadata.get(ARM_KEY) == PLAIN_ARM
+            and PLAIN_ARM not in self._names
+        )
 
     def _checked(self, trade: TradeOutcome, index: int) -> str:
         name = arm_of(trade, index, self._names)

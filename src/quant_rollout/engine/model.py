@@ -16,7 +16,7 @@ from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple, Union
 
 from .._validate import check_int, check_non_negative
 from ..arms import Experiment
-from ..arms.evidence import ExperimentEvidence
+from ..arms.evidence import PLAIN_ARM, ExperimentEvidence
 from ..calendar import Rule, Schedule, Window, load_zone, parse_blackouts, parse_windows
 from ..errors import ConfigError, CorruptStateError, excerpt
 from ..evidence import EvidenceTracker, TrackerKey, experiment_tracker_key, gate_tracker_key
@@ -118,6 +118,11 @@ class Stage:
                 raise ConfigError(
                     f"Stage {self.num}: experiment must be an arms.Experiment or None, got"
                     f" {excerpt(self.experiment)}"
+                )
+            if PLAIN_ARM in self.experiment.arm_names:
+                raise ConfigError(
+                    f"Stage {self.num}: no arm may be named {PLAIN_ARM!r}: it names the"
+                    " trades of stages without an experiment (Rollout.route's answer there)"
                 )
             control = dict(self.experiment.control_arm.params)
             if self.params and dict(self.params) != control:
