@@ -476,3 +476,9 @@ def test_a_damaged_experiment_record_is_refused_with_the_way_out(config: Path) -
             bot(config, clock).tick([signal_trade(clock, "wide", True)])
         assert str(info.value).endswith(RESTORE_ADVICE)
         assert state_bytes(rollout) == before
+
+
+def test_validate_shows_the_arms_and_who_decides_the_next_stage(config: Path) -> None:
+    out = cli(config, ManualClock(T0), "validate")
+    assert "arms: control (control) 50%, wide 25%, narrow 25%; decides on win_rate" in out
+    assert "the experiment on stage 1 promotes its winner" in out

@@ -100,6 +100,9 @@ def _config_lines(source: _Source, config: LoadedConfig) -> List[str]:
     lines.append(f"{'#':>{num_w}}  {'name':<{name_w}}  gate to enter (judged on the stage before)")
     for i, s in enumerate(config.stages):
         gate = "start: where the rollout begins" if i == 0 else _gate_text(s.gate)
+        before = config.stages[i - 1] if i else None
+        if before is not None and before.experiment is not None:
+            gate = f"the experiment on stage {before.num} promotes its winner (its params here)"
         body = textwrap.wrap(gate, max(20, w - lead), break_on_hyphens=False) or [""]
         lines.append(f"{s.num:>{num_w}}  {s.name:<{name_w}}  {body[0]}")
         lines += [" " * lead + b for b in body[1:]]
@@ -110,6 +113,19 @@ def _config_lines(source: _Source, config: LoadedConfig) -> List[str]:
             subsequent_indent=" " * (lead + 8),
             break_on_hyphens=False,
         )
+        if s.experiment is not None:
+            e = s.experiment
+            arms = ", ".join(
+                f"{a.name}{' (control)' if a.name == e.control else ''} {wt:.0%}"
+                for a, wt in zip(e.arms, e.weights)
+            )
+            lines += textwrap.wrap(
+                f"{arms}; decides on {e.metric.value} at {e.confidence:g} confidence",
+                max(lead + 28, w),
+                initial_indent=" " * lead + "arms: ",
+                subsequent_indent=" " * (lead + 6),
+                break_on_hyphens=False,
+            )
     return lines
 
 
