@@ -44,6 +44,8 @@ __all__ = [
     "Rule",
     "Run",
     "Source",
+    "chunk_sizes",
+    "seed_of",
     "simulate",
 ]
 
@@ -86,6 +88,11 @@ class Run:
             self.source.draw(self, n - len(self.wins))
 
 
+class _HasWins(Protocol):
+    rng: random.Random
+    wins: bytearray
+
+
 class Source(Protocol):
     def draw(self, run: Run, k: int) -> None: ...
 
@@ -115,7 +122,8 @@ class Bernoulli:
         self.size = float(payoff.size)
         self.pnls = (-payoff.loss * payoff.size, payoff.win * payoff.size)  # by outcome
 
-    def draw(self, run: Run, k: int) -> None:
+    def draw_wins(self, run: _HasWins, k: int) -> bytearray:
+        """The next k outcomes of ``run``'s generator, appended to ``run.wins`` and returned."""
         rng = run.rng
         outcomes = bytearray(rng.randbytes(k).translate(self.table))
         i = outcomes.find(2)
@@ -123,6 +131,10 @@ class Bernoulli:
             outcomes[i] = rng.random() < self.frac
             i = outcomes.find(2, i + 1)
         run.wins += outcomes
+        return outcomes
+
+    def draw(self, run: Run, k: int) -> None:
+        outcomes = self.draw_wins(run, k)
         _extend_sums(run.cum_wins, outcomes)
         if self.trades:
             run.pnl.extend(map(self.pnls.__getitem__, outcomes))
@@ -199,6 +211,11 @@ def _chunks(first: int, horizon: int) -> Iterable[Tuple[int, int]]:
         end = min(horizon, start + size - 1)
         yield start, end
         start, size = end + 1, min(2 * size, _MAX_CHUNK)
+
+
+def chunk_sizes(horizon: int) -> List[int]:
+    """The sizes of the draws a run followed to ``horizon`` makes, in order."""
+    return [end - start + 1 for start, end in _chunks(1, horizon)]
 
 
 class Rule(Protocol):
@@ -286,7 +303,8 @@ class KillTables:
         return times
 
 
-def _seed_of(seed: int, label: str) -> int:
+def seed_of(seed: int, label: str) -> int:
+    """The seed of run 0 of the row ``label``; run i is seeded with this plus i."""
     digest = hashlib.sha256(f"quant-rollout plan/{seed}/{label}".encode()).digest()
     return int.from_bytes(digest[:8], "little") << 32
 
@@ -306,7 +324,7 @@ def simulate(
     ``progress(label, done, paths)`` is called before the first run, every
     :data:`PROGRESS_EVERY` runs and after the last.
     """
-    base = _seed_of(seed, label)
+    base = seed_of(seed, label)
     source = make_source()
     tables = len(rule.tables) if isinstance(rule, KillTables) else 1
     out: List[List[Optional[int]]] = [[] for _ in range(tables)]

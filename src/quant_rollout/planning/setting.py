@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from ..engine import RolloutConfig
+from .lanes import simulate_kill_lanes
 from .payoff import Payoff
 from .report import MONTE_CARLO, PlanRow, cdf_from_times, make_row
 from .runs import Bernoulli, Bootstrap, GateRule, KillTables, Progress, Rule, Source, simulate
@@ -43,7 +44,20 @@ class PlanSetting:
     def simulate(
         self, source: Callable[[], Source], rule: Union[Rule, KillTables], label: str
     ) -> List[List[Optional[int]]]:
-        """The rule's times on ``paths`` runs of the source (:func:`~.runs.simulate`)."""
+        """The rule's times on ``paths`` runs of the source (:func:`~.runs.simulate`).
+
+        Kill tables on win-rate runs whose criteria are all walks on whole units (or the
+        EV CUSUM on a two-outcome payoff) follow every run at once
+        (:func:`~.lanes.simulate_kill_lanes`): the same runs, the same times.
+        """
+        if isinstance(rule, KillTables):
+            made = source()
+            if isinstance(made, Bernoulli):
+                found = simulate_kill_lanes(
+                    made, rule, self.horizon, self.paths, self.seed, label, self.progress
+                )
+                if found is not None:
+                    return found
         return simulate(source, rule, self.horizon, self.paths, self.seed, label, self.progress)
 
     def bernoulli(self, p: float, *, sums: bool, trades: bool) -> Callable[[], Source]:
