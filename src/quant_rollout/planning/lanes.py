@@ -22,15 +22,37 @@ from __future__ import annotations
 import math
 import random
 from fractions import Fraction
+from itertools import accumulate, compress
+from operator import ge
 from typing import Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
 
-from .runs import Bernoulli, KillScan, KillTables, Progress, Run, chunk_sizes, seed_of
-from .scans import CusumScan, DrawdownScan, EvCusumScan, StreakScan
+from ..gates.ev import BettingScan
+from .exact import least_wins
+from .runs import (
+    Bernoulli,
+    GateRule,
+    KillScan,
+    KillTables,
+    Progress,
+    Run,
+    chunk_sizes,
+    seed_of,
+)
+from .scans import CusumScan, DrawdownScan, EvCusumScan, LeastWins, SequentialGateScan, StreakScan
 
-__all__ = ["BitWalk", "draw_outcomes", "lane_masks", "simulate_kill_lanes"]
+__all__ = [
+    "BitWalk",
+    "TwoPointBetting",
+    "draw_outcomes",
+    "lane_masks",
+    "lane_rows",
+    "simulate_gate_lanes",
+    "simulate_kill_lanes",
+]
 
 _MAX_BITS = 48  # planes a walk may use; beyond it the runs are followed one by one
-_EV_MARGIN_BITS = 10  # the EV CUSUM's rounding margin: about 2**-10 of its scale
+_FIRST_BLOCK = 64  # trades of a run's first block of betting; each next block doubles
+_EV_MARGIN_BITS = 12  # the EV CUSUM's rounding margin: about 2**-12 of a step
 
 
 def draw_outcomes(source: Bernoulli, rng: random.Random, horizon: int) -> bytes:
@@ -123,14 +145,18 @@ class BitWalk:
                     fresh ^= low
 
 
-def _at_least(planes: Sequence[int], threshold: int, full: int) -> int:
-    """The lanes whose (non-negative) value is at least ``threshold``."""
+def _at_least(planes: Sequence[int], threshold: int, full: int, signed: bool = True) -> int:
+    """The lanes whose (non-negative) value is at least ``threshold``.
+
+    ``signed``: the last plane is a sign (clear on every lane asked about).
+    """
+    bits = len(planes) - 1 if signed else len(planes)
     if threshold <= 0:
         return full
-    if threshold >= 1 << (len(planes) - 1):
+    if threshold >= 1 << bits:
         return 0
     greater, equal = 0, full
-    for j in range(len(planes) - 2, -1, -1):
+    for j in range(bits - 1, -1, -1):
         s = planes[j]
         if threshold >> j & 1:
             equal &= s
@@ -182,10 +208,12 @@ def _criterion_of(scan: KillScan, source: Bernoulli, lanes: int, horizon: int) -
         if scan.by_outcome is None:
             return None
         loss_step, win_step = scan.by_outcome
-        big = max(abs(loss_step), abs(win_step), abs(scan.threshold), 1e-300)
+        step = max(abs(loss_step), abs(win_step), 1e-300)
+        big = max(step, abs(scan.threshold))
         steps = max(0, horizon - scan.skip)
-        # A grid fine enough that the margin below is about 2**-10 of the scale.
-        unit = 2.0 ** (math.frexp(big)[1] - _EV_MARGIN_BITS - steps.bit_length())
+        # A grid fine enough that the rounding margin below is about 2**-12 of a step,
+        # so that few runs cross the threshold within it.
+        unit = 2.0 ** (math.frexp(step)[1] - _EV_MARGIN_BITS - steps.bit_length())
         up, down = round(loss_step / unit), round(win_step / unit)
         # Rounding each step to the grid moves the walk and its running minimum by at
         # most steps * unit / 2 each; the floating-point walk is off the real one by far
@@ -269,3 +297,214 @@ def simulate_kill_lanes(
     if progress is not None:
         progress(label, paths, paths)
     return out
+
+
+_BIT_OF = [bytes((b >> j) & 1 for b in range(256)) for j in range(8)]
+
+
+def lane_rows(masks: Sequence[int], lanes: int) -> List[bytes]:
+    """The inverse of :func:`lane_masks`: ``rows[i][t]`` is bit i of ``masks[t]`` (0 or 1)."""
+    width = (lanes + 7) // 8
+    joined = b"".join(m.to_bytes(width, "little") for m in masks)
+    rows: List[bytes] = []
+    for g in range(width):
+        column = joined[g::width]
+        for j in range(min(8, lanes - 8 * g)):
+            rows.append(column.translate(_BIT_OF[j]))
+    return rows
+
+
+def _count_masks(masks: Sequence[int], least: Sequence[int], lanes: int) -> List[int]:
+    """Per trade n (index n - 1), the lanes whose wins after n trades reach ``least[n]``."""
+    full = (1 << lanes) - 1
+    planes = [0] * max(1, len(masks).bit_length())
+    out: List[int] = []
+    for n, won in enumerate(masks, 1):
+        carry = won
+        for j, s in enumerate(planes):
+            if not carry:
+                break
+            planes[j] = s ^ carry
+            carry &= s
+        out.append(_at_least(planes, least[n], full, signed=False))
+    return out
+
+
+def _exact_sums(values: Sequence[float], horizon: int) -> Optional[Tuple[List[int], float]]:
+    """Whole numbers k and a power of two u with values = k * u, such that every sum of
+    ``horizon`` of them is exact in floating point; None if there are none."""
+    fractions = [Fraction(v) for v in values]
+    denominator = math.lcm(*(f.denominator for f in fractions))
+    units = [int(f * denominator) for f in fractions]
+    if (horizon * max(abs(k) for k in units)).bit_length() > 52 or denominator > 2**60:
+        return None
+    return units, 1.0 / denominator
+
+
+class TwoPointBetting:
+    """The EV betting test of a confidence gate (:class:`~quant_rollout.gates.ev.BettingScan`)
+    on runs of two outcomes, each trade of the same size.
+
+    The test's running sums are then functions of (trades, wins) — exactly, when the
+    two outcomes' pnl, size and their products are whole multiples of a power of two
+    that no sum of ``horizon`` of them rounds — so the bet before each trade is one of
+    a table's cells, computed once for every run of a row that reaches it, and the
+    trades on which no bet is placed (the running mean at or below the bar) are skipped
+    without arithmetic. Every step is the scan's own floating-point operation, in its
+    order: the rejection trade is the scan's to the bit.
+    """
+
+    def __init__(self, scan: BettingScan, source: Bernoulli, horizon: int) -> None:
+        self.ok = False
+        loss_pnl, win_pnl = source.pnls
+        size = source.size
+        quantities = [
+            loss_pnl, win_pnl, size, loss_pnl * loss_pnl, win_pnl * win_pnl,
+            loss_pnl * size, win_pnl * size, size * size,
+        ]
+        if size <= 0.0 or not all(math.isfinite(q) for q in quantities) or win_pnl <= loss_pnl:
+            return
+        exact = _exact_sums(quantities, horizon)
+        if exact is None:
+            return
+        (lp, wp, sz, lp2, wp2, ls, ws, s2), unit = exact
+        self.ok = True
+        self.scan = scan
+        self.unit = unit
+        self.size = size
+        self.by_count = (lp, sz, lp2, ls, s2)  # each trade's part when it loses
+        self.by_win = (wp - lp, wp2 - lp2, ws - ls)  # what a win adds instead
+        b, scale = scan.bar, scan.scale
+        self.x = (loss_pnl / size - b, win_pnl / size - b)
+        self.voids = (loss_pnl < size * scan.floor, win_pnl < size * scan.floor)
+        self.cells: Dict[int, Tuple[float, float]] = {}
+        self.stride = horizon + 1
+        self.least_bet = least_wins(horizon, lambda c, w: c > 0 and self._numerator(c, w) > 0.0)
+
+    def _sums(self, c: int, w: int) -> Tuple[float, float, float, float, float]:
+        lp, sz, lp2, ls, s2 = self.by_count
+        dp, dp2, ds = self.by_win
+        u = self.unit
+        return (
+            float(c * lp + w * dp) * u,
+            float(c * sz) * u,
+            float(c * lp2 + w * dp2) * u,
+            float(c * ls + w * ds) * u,
+            float(c * s2) * u,
+        )
+
+    def _numerator(self, c: int, w: int) -> float:
+        sum_pnl, sum_size, _, _, _ = self._sums(c, w)
+        return (sum_pnl - self.scan.bar * sum_size) * self.scan.scale
+
+    def _cell(self, c: int, w: int) -> Tuple[float, float]:
+        """log1p of the bet's outcome before trade c + 1 after w wins: (if lost, if won)."""
+        scan = self.scan
+        b, scale = scan.bar, scan.scale
+        sum_pnl, sum_size, sum_pnl2, sum_pnl_size, sum_size2 = self._sums(c, w)
+        numerator = (sum_pnl - b * sum_size) * scale
+        mean_size = sum_size / c
+        second = sum_pnl2 - 2.0 * b * sum_pnl_size + b * b * sum_size2
+        if second < 0.0:
+            second = 0.0
+        bet = self.size * numerator / (second * scale * scale + mean_size * mean_size)
+        if bet > scan.max_bet:
+            bet = scan.max_bet
+        loss_x, win_x = self.x
+        return math.log1p(bet * loss_x * scale), math.log1p(bet * win_x * scale)
+
+    def first_void(self, outcomes: bytes) -> Optional[int]:
+        """The first trade that voids the test, or None."""
+        found = [outcomes.find(o) for o in (0, 1) if self.voids[o]]
+        found = [i for i in found if i >= 0]
+        return min(found) + 1 if found else None
+
+    def rejection(self, outcomes: bytes, last: int) -> Optional[int]:
+        """The trade at which the test rejects, following trades 1..last, or None.
+
+        Followed in growing blocks, so a run that rejects early costs little.
+        """
+        cells, stride, cell, least = self.cells, self.stride, self._cell, self.least_bet
+        threshold = self.scan.threshold
+        log_wealth = 0.0
+        start, wins, block = 0, 0, _FIRST_BLOCK
+        while start < last:
+            end = min(last, start + block)
+            # cum[c - start]: wins before trade c + 1, for c in [start, end).
+            cum = list(accumulate(outcomes[start : end - 1], initial=wins))
+            bets = bytes(map(ge, cum, least[start:end]))
+            for c in compress(range(start, end), bets):
+                w = cum[c - start]
+                key = c * stride + w
+                pair = cells.get(key)
+                if pair is None:
+                    pair = cells[key] = cell(c, w)
+                log_wealth += pair[outcomes[c]]
+                if log_wealth >= threshold:
+                    return c + 1
+            wins = cum[-1] + outcomes[end - 1]
+            start, block = end, 2 * block
+        return None
+
+
+def _betting_of(rule: GateRule, source: Bernoulli, horizon: int) -> Optional[List[TwoPointBetting]]:
+    lazy = rule.lazy()
+    out: List[TwoPointBetting] = []
+    for scan in lazy:
+        if not isinstance(scan, SequentialGateScan) or not isinstance(scan.scan, BettingScan):
+            return None
+        betting = TwoPointBetting(scan.scan, source, horizon)
+        if not betting.ok:
+            return None
+        out.append(betting)
+    return out
+
+
+def simulate_gate_lanes(
+    source: Bernoulli,
+    rule: GateRule,
+    horizon: int,
+    paths: int,
+    seed: int,
+    label: str,
+    progress: Optional[Progress] = None,
+) -> Optional[List[List[Optional[int]]]]:
+    """What :func:`~.runs.simulate` returns for a gate on Bernoulli runs, or None when
+    its criteria are not wins counts and betting tests this module follows."""
+    if rule.passes_at_zero:
+        return None
+    least = [0] * (horizon + 1)
+    for scan in rule.scans():
+        if not isinstance(scan, LeastWins):
+            return None
+        least = [max(a, b) for a, b in zip(least, scan.least[: horizon + 1])]
+    if len(least) < horizon + 1:
+        return None
+    bettings = _betting_of(rule, source, horizon)
+    if bettings is None:
+        return None
+    if progress is not None:
+        progress(label, 0, paths)
+    base = seed_of(seed, label)
+    rows = [draw_outcomes(source, random.Random(base + i), horizon) for i in range(paths)]
+    cheap = lane_rows(_count_masks(lane_masks(rows, horizon), least, paths), paths)
+    times: List[Optional[int]] = []
+    for outcomes, held in zip(rows, cheap):
+        # held[n - 1]: the count criteria hold after n trades.
+        first = held.find(1)
+        if first < 0 or not bettings:
+            times.append(None if first < 0 else first + 1)
+            continue
+        last = held.rfind(1) + 1
+        on, off = 1, horizon + 1
+        for betting in bettings:
+            void = betting.first_void(outcomes)
+            if void is not None:
+                off = min(off, void)
+            rejected = betting.rejection(outcomes, min(last, off - 1))
+            on = max(on, horizon + 1 if rejected is None else rejected)
+        found = held.find(1, on - 1, off - 1) if on < off else -1
+        times.append(None if found < 0 else found + 1)
+    if progress is not None:
+        progress(label, paths, paths)
+    return [times]

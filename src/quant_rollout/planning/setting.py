@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 from ..engine import RolloutConfig
-from .lanes import simulate_kill_lanes
+from .lanes import simulate_gate_lanes, simulate_kill_lanes
 from .payoff import Payoff
 from .report import MONTE_CARLO, PlanRow, cdf_from_times, make_row
 from .runs import Bernoulli, Bootstrap, GateRule, KillTables, Progress, Rule, Source, simulate
@@ -50,14 +50,12 @@ class PlanSetting:
         EV CUSUM on a two-outcome payoff) follow every run at once
         (:func:`~.lanes.simulate_kill_lanes`): the same runs, the same times.
         """
-        if isinstance(rule, KillTables):
-            made = source()
-            if isinstance(made, Bernoulli):
-                found = simulate_kill_lanes(
-                    made, rule, self.horizon, self.paths, self.seed, label, self.progress
-                )
-                if found is not None:
-                    return found
+        made = source()
+        if isinstance(made, Bernoulli):
+            lanes = simulate_kill_lanes if isinstance(rule, KillTables) else simulate_gate_lanes
+            found = lanes(made, rule, self.horizon, self.paths, self.seed, label, self.progress)
+            if found is not None:
+                return found
         return simulate(source, rule, self.horizon, self.paths, self.seed, label, self.progress)
 
     def bernoulli(self, p: float, *, sums: bool, trades: bool) -> Callable[[], Source]:
