@@ -29,6 +29,7 @@ from typing import Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
 from ..gates.ev import BettingScan
 from .exact import least_wins
 from .runs import (
+    PROGRESS_EVERY,
     Bernoulli,
     GateRule,
     KillScan,
@@ -69,6 +70,24 @@ class _OutcomeRun:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.wins = bytearray()
+
+
+def _draw_rows(
+    source: Bernoulli,
+    horizon: int,
+    paths: int,
+    seed: int,
+    label: str,
+    progress: Optional[Progress],
+) -> List[bytes]:
+    """Every run's outcomes; ``progress`` is told as :func:`~.runs.simulate` tells it."""
+    base = seed_of(seed, label)
+    rows: List[bytes] = []
+    for i in range(paths):
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(label, i, paths)
+        rows.append(draw_outcomes(source, random.Random(base + i), horizon))
+    return rows
 
 
 def lane_masks(rows: Sequence[bytes], horizon: int) -> List[int]:
@@ -186,7 +205,9 @@ def _integer_units(values: Sequence[float]) -> Optional[Tuple[List[int], Fractio
     return units, Fraction(1, denominator)
 
 
-def _criterion_of(scan: KillScan, source: Bernoulli, lanes: int, horizon: int) -> Optional[_Criterion]:
+def _criterion_of(
+    scan: KillScan, source: Bernoulli, lanes: int, horizon: int
+) -> Optional[_Criterion]:
     """The scan as a bit-sliced walk, or None when it is not a walk on whole units."""
     if isinstance(scan, CusumScan):
         up, down = scan.steps
@@ -213,14 +234,14 @@ def _criterion_of(scan: KillScan, source: Bernoulli, lanes: int, horizon: int) -
         steps = max(0, horizon - scan.skip)
         # A grid fine enough that the rounding margin below is about 2**-12 of a step,
         # so that few runs cross the threshold within it.
-        unit = 2.0 ** (math.frexp(step)[1] - _EV_MARGIN_BITS - steps.bit_length())
-        up, down = round(loss_step / unit), round(win_step / unit)
+        grid = 2.0 ** (math.frexp(step)[1] - _EV_MARGIN_BITS - steps.bit_length())
+        up, down = round(loss_step / grid), round(win_step / grid)
         # Rounding each step to the grid moves the walk and its running minimum by at
-        # most steps * unit / 2 each; the floating-point walk is off the real one by far
+        # most steps * grid / 2 each; the floating-point walk is off the real one by far
         # less (steps**2 * big * 2**-53 for both); one more rounding in the subtraction.
-        margin = steps * unit + 4.0 * steps * steps * big * 2.0**-53 + big * 2.0**-50
-        low = math.ceil((scan.threshold - margin) / unit)
-        high = math.ceil((scan.threshold + margin) / unit)
+        margin = steps * grid + 4.0 * steps * steps * big * 2.0**-53 + big * 2.0**-50
+        low = math.ceil((scan.threshold - margin) / grid)
+        high = math.ceil((scan.threshold + margin) / grid)
         if max(abs(up), abs(down), abs(high)).bit_length() > _MAX_BITS:
             return None
         walk = BitWalk(lanes, up, down, [low, high], start=scan.skip + 1)
@@ -258,10 +279,7 @@ def simulate_kill_lanes(
         if criterion is None:
             return None
         criteria[key] = criterion
-    if progress is not None:
-        progress(label, 0, paths)
-    base = seed_of(seed, label)
-    rows = [draw_outcomes(source, random.Random(base + i), horizon) for i in range(paths)]
+    rows = _draw_rows(source, horizon, paths, seed, label, progress)
     masks = lane_masks(rows, horizon)
     full = (1 << paths) - 1
     walks = [c.walk for c in criteria.values()]
@@ -359,8 +377,14 @@ class TwoPointBetting:
         loss_pnl, win_pnl = source.pnls
         size = source.size
         quantities = [
-            loss_pnl, win_pnl, size, loss_pnl * loss_pnl, win_pnl * win_pnl,
-            loss_pnl * size, win_pnl * size, size * size,
+            loss_pnl,
+            win_pnl,
+            size,
+            loss_pnl * loss_pnl,
+            win_pnl * win_pnl,
+            loss_pnl * size,
+            win_pnl * size,
+            size * size,
         ]
         if size <= 0.0 or not all(math.isfinite(q) for q in quantities) or win_pnl <= loss_pnl:
             return
@@ -374,7 +398,7 @@ class TwoPointBetting:
         self.size = size
         self.by_count = (lp, sz, lp2, ls, s2)  # each trade's part when it loses
         self.by_win = (wp - lp, wp2 - lp2, ws - ls)  # what a win adds instead
-        b, scale = scan.bar, scan.scale
+        b = scan.bar
         self.x = (loss_pnl / size - b, win_pnl / size - b)
         self.voids = (loss_pnl < size * scan.floor, win_pnl < size * scan.floor)
         self.cells: Dict[int, Tuple[float, float]] = {}
@@ -410,8 +434,11 @@ class TwoPointBetting:
         bet = self.size * numerator / (second * scale * scale + mean_size * mean_size)
         if bet > scan.max_bet:
             bet = scan.max_bet
+        # An outcome that voids the test is never bet on (the replay stops before it).
         loss_x, win_x = self.x
-        return math.log1p(bet * loss_x * scale), math.log1p(bet * win_x * scale)
+        lost = math.nan if self.voids[0] else math.log1p(bet * loss_x * scale)
+        won = math.nan if self.voids[1] else math.log1p(bet * win_x * scale)
+        return lost, won
 
     def first_void(self, outcomes: bytes) -> Optional[int]:
         """The first trade that voids the test, or None."""
@@ -483,13 +510,13 @@ def simulate_gate_lanes(
     bettings = _betting_of(rule, source, horizon)
     if bettings is None:
         return None
-    if progress is not None:
-        progress(label, 0, paths)
     base = seed_of(seed, label)
     rows = [draw_outcomes(source, random.Random(base + i), horizon) for i in range(paths)]
     cheap = lane_rows(_count_masks(lane_masks(rows, horizon), least, paths), paths)
     times: List[Optional[int]] = []
-    for outcomes, held in zip(rows, cheap):
+    for i, (outcomes, held) in enumerate(zip(rows, cheap)):
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(label, i, paths)
         # held[n - 1]: the count criteria hold after n trades.
         first = held.find(1)
         if first < 0 or not bettings:

@@ -52,8 +52,12 @@ class PlanSetting:
         """
         made = source()
         if isinstance(made, Bernoulli):
-            lanes = simulate_kill_lanes if isinstance(rule, KillTables) else simulate_gate_lanes
-            found = lanes(made, rule, self.horizon, self.paths, self.seed, label, self.progress)
+            found = None
+            at = (self.horizon, self.paths, self.seed, label, self.progress)
+            if isinstance(rule, KillTables):
+                found = simulate_kill_lanes(made, rule, *at)
+            elif isinstance(rule, GateRule):
+                found = simulate_gate_lanes(made, rule, *at)
             if found is not None:
                 return found
         return simulate(source, rule, self.horizon, self.paths, self.seed, label, self.progress)
