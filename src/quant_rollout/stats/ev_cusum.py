@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import math
 import random
+from array import array
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import Dict, Hashable, List, Sequence, Tuple
 
 from .._validate import number, open_fraction, positive, whole
 from ..errors import ConfigError
@@ -85,6 +86,35 @@ class EvCusumThreshold:
         return EvCusum(self.reference, self.threshold)
 
 
+_PICKS_KEPT = 2  # bootstrap draws kept for the next design from the same generator
+_picks: Dict[Tuple[Hashable, int, int, int], Tuple[Sequence[int], Hashable]] = {}
+
+
+def _bootstrap_picks(rng: random.Random, size: int, horizon: int, paths: int) -> Sequence[int]:
+    """The sample indices of ``paths`` bootstrap paths, path after path, as
+    ``rng.choices`` draws them, leaving ``rng`` where those draws leave it.
+
+    The indices depend only on the generator's state and the three sizes, not on the
+    sample: two designs from the same seed (the EV CUSUM of two stages, planned at two
+    expected levels) draw the same indices, so the last draws are kept and reused.
+    """
+    key = (rng.getstate(), size, horizon, paths)
+    kept = _picks.get(key)
+    if kept is not None:
+        picks, state = kept
+        rng.setstate(state)
+        return picks
+    everything: List[int] = []
+    population = range(size)
+    for _ in range(paths):
+        everything.extend(rng.choices(population, k=horizon))
+    picks = bytes(everything) if size <= 256 else array("I", everything)
+    while len(_picks) >= _PICKS_KEPT:
+        del _picks[next(iter(_picks))]
+    _picks[key] = (picks, rng.getstate())
+    return picks
+
+
 def ev_cusum_threshold(
     sample_returns: Sequence[float],
     expected: float,
@@ -137,11 +167,13 @@ def ev_cusum_threshold(
     reference = 0.5 * (expected_ + unacceptable_)
     # The chart only ever sees reference - r; precompute it once per sample point.
     increments = [reference - (r + shift) for r in sample]
+    picks = _bootstrap_picks(rng, len(increments), horizon_, paths_)
+    pick = increments.__getitem__
     maxima: List[float] = []
-    for _ in range(paths_):
+    for start in range(0, paths_ * horizon_, horizon_):
         statistic = 0.0
         highest = 0.0
-        for step in rng.choices(increments, k=horizon_):
+        for step in map(pick, picks[start : start + horizon_]):
             statistic += step
             if statistic < 0.0:
                 statistic = 0.0
