@@ -58,18 +58,23 @@ _EV_MARGIN_BITS = 12  # the EV CUSUM's rounding margin: about 2**-12 of a step
 
 def draw_outcomes(source: Bernoulli, rng: random.Random, horizon: int) -> bytes:
     """A run's wins (1) and losses (0), drawn as :class:`~.runs.Run` draws them."""
-    run = _OutcomeRun(rng)
-    for size in chunk_sizes(horizon):
-        source.draw_wins(run, size)
-    return bytes(run.wins)
+    return _draw(source, rng, chunk_sizes(horizon))
 
 
-class _OutcomeRun:
-    __slots__ = ("rng", "wins")
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.wins = bytearray()
+def _draw(source: Bernoulli, rng: random.Random, sizes: Sequence[int]) -> bytes:
+    """:meth:`~.runs.Bernoulli.draw` chunk after chunk, outcomes only (the same draws:
+    ``randbytes(k)`` is ``getrandbits(8 * k)`` in little-endian order)."""
+    table, frac = source.table, source.frac
+    getrandbits, uniform = rng.getrandbits, rng.random
+    out = bytearray()
+    for k in sizes:
+        chunk = bytearray(getrandbits(8 * k).to_bytes(k, "little").translate(table))
+        i = chunk.find(2)
+        while i >= 0:
+            chunk[i] = uniform() < frac
+            i = chunk.find(2, i + 1)
+        out += chunk
+    return bytes(out)
 
 
 def _draw_rows(
@@ -82,11 +87,14 @@ def _draw_rows(
 ) -> List[bytes]:
     """Every run's outcomes; ``progress`` is told as :func:`~.runs.simulate` tells it."""
     base = seed_of(seed, label)
+    sizes = chunk_sizes(horizon)
+    rng = random.Random()
     rows: List[bytes] = []
     for i in range(paths):
         if progress is not None and i % PROGRESS_EVERY == 0:
             progress(label, i, paths)
-        rows.append(draw_outcomes(source, random.Random(base + i), horizon))
+        rng.seed(base + i)  # as random.Random(base + i) is seeded
+        rows.append(_draw(source, rng, sizes))
     return rows
 
 
@@ -510,8 +518,7 @@ def simulate_gate_lanes(
     bettings = _betting_of(rule, source, horizon)
     if bettings is None:
         return None
-    base = seed_of(seed, label)
-    rows = [draw_outcomes(source, random.Random(base + i), horizon) for i in range(paths)]
+    rows = _draw_rows(source, horizon, paths, seed, label, None)
     cheap = lane_rows(_count_masks(lane_masks(rows, horizon), least, paths), paths)
     times: List[Optional[int]] = []
     for i, (outcomes, held) in enumerate(zip(rows, cheap)):

@@ -88,11 +88,6 @@ class Run:
             self.source.draw(self, n - len(self.wins))
 
 
-class _HasWins(Protocol):
-    rng: random.Random
-    wins: bytearray
-
-
 class Source(Protocol):
     def draw(self, run: Run, k: int) -> None: ...
 
@@ -122,8 +117,7 @@ class Bernoulli:
         self.size = float(payoff.size)
         self.pnls = (-payoff.loss * payoff.size, payoff.win * payoff.size)  # by outcome
 
-    def draw_wins(self, run: _HasWins, k: int) -> bytearray:
-        """The next k outcomes of ``run``'s generator, appended to ``run.wins`` and returned."""
+    def draw(self, run: Run, k: int) -> None:
         rng = run.rng
         outcomes = bytearray(rng.randbytes(k).translate(self.table))
         i = outcomes.find(2)
@@ -131,10 +125,6 @@ class Bernoulli:
             outcomes[i] = rng.random() < self.frac
             i = outcomes.find(2, i + 1)
         run.wins += outcomes
-        return outcomes
-
-    def draw(self, run: Run, k: int) -> None:
-        outcomes = self.draw_wins(run, k)
         _extend_sums(run.cum_wins, outcomes)
         if self.trades:
             run.pnl.extend(map(self.pnls.__getitem__, outcomes))

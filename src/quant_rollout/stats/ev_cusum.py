@@ -9,7 +9,7 @@ import math
 import random
 from array import array
 from dataclasses import dataclass
-from typing import Dict, Hashable, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from .._validate import number, open_fraction, positive, whole
 from ..errors import ConfigError
@@ -87,7 +87,7 @@ class EvCusumThreshold:
 
 
 _PICKS_KEPT = 2  # bootstrap draws kept for the next design from the same generator
-_picks: Dict[Tuple[Hashable, int, int, int], Tuple[Sequence[int], Hashable]] = {}
+_picks: Dict[Tuple[Any, int, int, int], Tuple[Sequence[int], Any]] = {}
 
 
 def _bootstrap_picks(rng: random.Random, size: int, horizon: int, paths: int) -> Sequence[int]:
