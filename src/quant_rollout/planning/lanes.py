@@ -414,6 +414,7 @@ class TwoPointBetting:
         self.least_bet = least_wins(horizon, lambda c, w: c > 0 and self._numerator(c, w) > 0.0)
 
     def _sums(self, c: int, w: int) -> Tuple[float, float, float, float, float]:
+        """The test's five running sums after c trades with w wins (exact, see above)."""
         lp, sz, lp2, ls, s2 = self.by_count
         dp, dp2, ds = self.by_win
         u = self.unit
@@ -433,7 +434,14 @@ class TwoPointBetting:
         """log1p of the bet's outcome before trade c + 1 after w wins: (if lost, if won)."""
         scan = self.scan
         b, scale = scan.bar, scan.scale
-        sum_pnl, sum_size, sum_pnl2, sum_pnl_size, sum_size2 = self._sums(c, w)
+        lp, sz, lp2, ls, s2 = self.by_count
+        dp, dp2, ds = self.by_win
+        u = self.unit
+        sum_pnl = float(c * lp + w * dp) * u
+        sum_size = float(c * sz) * u
+        sum_pnl2 = float(c * lp2 + w * dp2) * u
+        sum_pnl_size = float(c * ls + w * ds) * u
+        sum_size2 = float(c * s2) * u
         numerator = (sum_pnl - b * sum_size) * scale
         mean_size = sum_size / c
         second = sum_pnl2 - 2.0 * b * sum_pnl_size + b * b * sum_size2
@@ -482,13 +490,39 @@ class TwoPointBetting:
         return None
 
 
+_BETTINGS_KEPT = 2  # tests (with their cells) kept for the next row of the same gate
+_bettings: Dict[Tuple[object, ...], TwoPointBetting] = {}
+
+
+def _betting(scan: BettingScan, source: Bernoulli, horizon: int) -> TwoPointBetting:
+    """The test for ``scan`` on ``source``'s payoff; the rows of one gate (one per win
+    rate) share it, and with it the cells they have in common."""
+    key = (
+        scan.bar,
+        scan.floor,
+        scan.scale,
+        scan.threshold,
+        scan.max_bet,
+        source.pnls,
+        source.size,
+        horizon,
+    )
+    betting = _bettings.get(key)
+    if betting is None:
+        betting = TwoPointBetting(scan, source, horizon)
+        while len(_bettings) >= _BETTINGS_KEPT:
+            del _bettings[next(iter(_bettings))]
+        _bettings[key] = betting
+    return betting
+
+
 def _betting_of(rule: GateRule, source: Bernoulli, horizon: int) -> Optional[List[TwoPointBetting]]:
     lazy = rule.lazy()
     out: List[TwoPointBetting] = []
     for scan in lazy:
         if not isinstance(scan, SequentialGateScan) or not isinstance(scan.scan, BettingScan):
             return None
-        betting = TwoPointBetting(scan.scan, source, horizon)
+        betting = _betting(scan.scan, source, horizon)
         if not betting.ok:
             return None
         out.append(betting)
