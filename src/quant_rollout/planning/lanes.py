@@ -23,7 +23,6 @@ import math
 import random
 from fractions import Fraction
 from itertools import accumulate, compress
-from operator import ge
 from typing import Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
 
 from ..gates.ev import BettingScan
@@ -340,11 +339,14 @@ def lane_rows(masks: Sequence[int], lanes: int) -> List[bytes]:
     return rows
 
 
-def _count_masks(masks: Sequence[int], least: Sequence[int], lanes: int) -> List[int]:
-    """Per trade n (index n - 1), the lanes whose wins after n trades reach ``least[n]``."""
+def _count_masks(
+    masks: Sequence[int], leasts: Sequence[Sequence[int]], lanes: int
+) -> List[List[int]]:
+    """For each of ``leasts``, per trade n (index n - 1), the lanes whose wins after n
+    trades reach ``least[n]``: the wins counts of all lanes, bit-sliced."""
     full = (1 << lanes) - 1
     planes = [0] * max(1, len(masks).bit_length())
-    out: List[int] = []
+    out: List[List[int]] = [[] for _ in leasts]
     for n, won in enumerate(masks, 1):
         carry = won
         for j, s in enumerate(planes):
@@ -352,7 +354,8 @@ def _count_masks(masks: Sequence[int], least: Sequence[int], lanes: int) -> List
                 break
             planes[j] = s ^ carry
             carry &= s
-        out.append(_at_least(planes, least[n], full, signed=False))
+        for least, found in zip(leasts, out):
+            found.append(_at_least(planes, least[n], full, signed=False))
     return out
 
 
@@ -462,30 +465,34 @@ class TwoPointBetting:
         found = [i for i in found if i >= 0]
         return min(found) + 1 if found else None
 
-    def rejection(self, outcomes: bytes, last: int) -> Optional[int]:
+    def rejection(self, outcomes: bytes, bets: bytes, last: int) -> Optional[int]:
         """The trade at which the test rejects, following trades 1..last, or None.
 
-        Followed in growing blocks, so a run that rejects early costs little.
+        ``bets[c]`` is 1 when the test bets on trade c + 1 (the wins before it reach
+        ``least_bet[c]``). Followed in growing blocks up to the last bet, so a run that
+        rejects early, or stops betting early, costs little.
         """
-        cells, stride, cell, least = self.cells, self.stride, self._cell, self.least_bet
+        stop = bets.rfind(1, 0, last) + 1
+        cells, stride, cell = self.cells, self.stride, self._cell
         threshold = self.scan.threshold
         log_wealth = 0.0
         start, wins, block = 0, 0, _FIRST_BLOCK
-        while start < last:
-            end = min(last, start + block)
-            # cum[c - start]: wins before trade c + 1, for c in [start, end).
-            cum = list(accumulate(outcomes[start : end - 1], initial=wins))
-            bets = bytes(map(ge, cum, least[start:end]))
-            for c in compress(range(start, end), bets):
-                w = cum[c - start]
-                key = c * stride + w
-                pair = cells.get(key)
-                if pair is None:
-                    pair = cells[key] = cell(c, w)
-                log_wealth += pair[outcomes[c]]
-                if log_wealth >= threshold:
-                    return c + 1
-            wins = cum[-1] + outcomes[end - 1]
+        while start < stop:
+            end = min(stop, start + block)
+            placed = bets[start:end]
+            if 1 in placed:
+                # cum[c - start]: wins before trade c + 1, for c in [start, end).
+                cum = list(accumulate(outcomes[start : end - 1], initial=wins))
+                for c in compress(range(start, end), placed):
+                    w = cum[c - start]
+                    key = c * stride + w
+                    pair = cells.get(key)
+                    if pair is None:
+                        pair = cells[key] = cell(c, w)
+                    log_wealth += pair[outcomes[c]]
+                    if log_wealth >= threshold:
+                        return c + 1
+            wins += outcomes.count(1, start, end)
             start, block = end, 2 * block
         return None
 
@@ -553,7 +560,12 @@ def simulate_gate_lanes(
     if bettings is None:
         return None
     rows = _draw_rows(source, horizon, paths, seed, label, None)
-    cheap = lane_rows(_count_masks(lane_masks(rows, horizon), least, paths), paths)
+    counted = _count_masks(
+        lane_masks(rows, horizon), [least] + [b.least_bet for b in bettings], paths
+    )
+    cheap = lane_rows(counted[0], paths)
+    # bet_rows[k][i][c]: test k bets on trade c + 1 of run i (wins after c trades).
+    bet_rows = [lane_rows([0, *found[: horizon - 1]], paths) for found in counted[1:]]
     times: List[Optional[int]] = []
     for i, (outcomes, held) in enumerate(zip(rows, cheap)):
         if progress is not None and i % PROGRESS_EVERY == 0:
@@ -565,11 +577,11 @@ def simulate_gate_lanes(
             continue
         last = held.rfind(1) + 1
         on, off = 1, horizon + 1
-        for betting in bettings:
+        for betting, bets in zip(bettings, bet_rows):
             void = betting.first_void(outcomes)
             if void is not None:
                 off = min(off, void)
-            rejected = betting.rejection(outcomes, min(last, off - 1))
+            rejected = betting.rejection(outcomes, bets[i], min(last, off - 1))
             on = max(on, horizon + 1 if rejected is None else rejected)
         found = held.find(1, on - 1, off - 1) if on < off else -1
         times.append(None if found < 0 else found + 1)
