@@ -1,20 +1,30 @@
 """Every run of a Monte Carlo row at once: one bit per run in Python's integers.
 
-A win-rate row of the kill switch draws ``paths`` runs of i.i.d. wins and losses and
-follows each criterion on each run. When every criterion is a walk on whole units —
-a CUSUM on wins and losses (:class:`~.scans.CusumScan`, :class:`~.scans.StreakScan`), a
-drawdown in money when the payoff's two outcomes are whole multiples of one unit
-(:class:`~.scans.DrawdownScan`) — the walks of all runs are followed together,
-bit-sliced: run ``i`` is bit ``i`` of every integer, a walk's value is held in
-two's complement as one integer per bit (a "plane"), and one trade of every run costs
-a few dozen operations on ``paths``-bit integers. The EV CUSUM, whose steps are
-floating-point numbers, is followed the same way on steps rounded to a fine grid, with
-a margin that bounds the rounding: a run whose first "possibly fired" and first
+A win-rate row draws ``paths`` runs of i.i.d. wins and losses and follows each
+criterion on each run. Here run ``i`` is bit ``i`` of every integer, and a trade of
+all the runs is one mask (:func:`lane_masks`).
+
+Kill tables (:func:`simulate_kill_lanes`): when every criterion is a walk on whole
+units — a CUSUM on wins and losses (:class:`~.scans.CusumScan`,
+:class:`~.scans.StreakScan`), a drawdown in money when the payoff's two outcomes are
+whole multiples of one unit (:class:`~.scans.DrawdownScan`) — the walks of all runs
+are followed together, bit-sliced (:class:`BitWalk`): a walk's value is held in two's
+complement as one integer per bit (a "plane"), and one trade of every run costs a few
+dozen operations on ``paths``-bit integers. The EV CUSUM, whose steps are
+floating-point numbers, is followed the same way on steps rounded to a fine grid,
+with a margin that bounds the rounding: a run whose first "possibly fired" and first
 "surely fired" trades agree is known exactly, and the few others are replayed with
 :class:`~.scans.EvCusumScan` itself.
 
+Gates (:func:`simulate_gate_lanes`): the count criteria (:class:`~.scans.LeastWins`)
+from bit-sliced wins counts, and the EV betting test replayed run by run on the
+trades where it bets, each bet a (trades, wins) cell shared by the runs
+(:class:`TwoPointBetting`).
+
 The runs are the very runs :func:`~.runs.simulate` draws (each from its own generator,
-in the same chunks), so the times, and the report, are the same to the last run.
+in the same chunks), and every floating-point step is the scans' own, so the times,
+and the report, are the same to the last run. Anything else returns None, and the
+caller simulates run by run.
 """
 
 from __future__ import annotations
@@ -118,9 +128,11 @@ class BitWalk:
     """``S = max(0, S + step)`` on every lane at once, in two's complement planes.
 
     ``up`` is added on a lane that lost the trade, ``down`` on one that won (whole
-    numbers, either sign); the walk starts at 0 and ``first`` records, per lane, the
-    first trade at which ``S >= threshold`` (each of ``thresholds``). Lanes past their
-    threshold may overflow: only the first crossing is read, and lanes never mix.
+    numbers, either sign), from trade ``start`` on; the walk starts at 0 and ``times[k]``
+    records, per lane, the first trade at which ``S >= thresholds[k]``. The planes hold
+    twice the largest step or threshold, so a lane below its thresholds never
+    overflows; a lane past them may (only its first crossing is read), and lanes never
+    mix.
     """
 
     def __init__(
