@@ -277,3 +277,28 @@ def test_gate_lanes_on_runs_that_pass_and_bet_long() -> None:
         assert quick == slow
         passed = [t for t in slow[0] if t is not None]
         assert len(set(passed)) > 10
+
+
+def test_runs_in_batches_give_the_same_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Many runs or long horizons are followed a batch of runs at a time (memory).
+    monkeypatch.setattr(_lanes, "_BATCH_BYTES", 200 * 13)  # batches of 13 runs
+    payoff = Payoff()
+    kill = _kill_tables(
+        {
+            "cusum": functools.partial(_CusumScan, 3, 4, 30),
+            "drawdown": functools.partial(_DrawdownScan, Drawdown(6.0, None, 0.0)),
+            "ev": functools.partial(_EvCusumScan, 0.05, 4.0, 10, payoff),
+        }
+    )
+    source = _Bernoulli(0.5, payoff, sums=True, trades=False)
+    slow, quick = _both(source, kill, 200, 101, 11, _lanes.simulate_kill_lanes)
+    assert quick == slow
+    gate = _GateRule(
+        False,
+        lambda: (_LeastWins(_least(200, 0.5, 20)),),
+        lambda: (_SequentialGateScan(BettingScan(0.0, 1.0, 0.9, 0.5)),),
+    )
+    source = _Bernoulli(0.6, payoff, sums=False, trades=True)
+    slow, quick = _both(source, gate, 200, 101, 11, _lanes.simulate_gate_lanes)
+    assert quick == slow
+    assert len(_lanes._batches(200, 101)) == 8

@@ -63,6 +63,7 @@ __all__ = [
 _MAX_BITS = 48  # planes a walk may use; beyond it the runs are followed one by one
 _FIRST_BLOCK = 64  # trades of a run's first block of betting; each next block doubles
 _EV_MARGIN_BITS = 12  # the EV CUSUM's rounding margin: about 2**-12 of a step
+_BATCH_BYTES = 16_000_000  # outcomes held at once (runs x trades); more runs: batches
 
 
 def draw_outcomes(source: Bernoulli, rng: random.Random, horizon: int) -> bytes:
@@ -86,20 +87,28 @@ def _draw(source: Bernoulli, rng: random.Random, sizes: Sequence[int]) -> bytes:
     return bytes(out)
 
 
+def _batches(horizon: int, paths: int) -> List[range]:
+    """The runs in batches small enough that a batch's outcomes (a byte a trade) stay
+    within about 16 MB, whatever ``paths`` and the horizon."""
+    size = max(8, min(paths, _BATCH_BYTES // max(1, horizon)))
+    return [range(first, min(paths, first + size)) for first in range(0, paths, size)]
+
+
 def _draw_rows(
     source: Bernoulli,
     horizon: int,
+    runs: range,
     paths: int,
-    seed: int,
+    base: int,
     label: str,
     progress: Optional[Progress],
 ) -> List[bytes]:
-    """Every run's outcomes; ``progress`` is told as :func:`~.runs.simulate` tells it."""
-    base = seed_of(seed, label)
+    """The outcomes of ``runs`` (run i seeded ``base + i``); ``progress`` is told as
+    :func:`~.runs.simulate` tells it."""
     sizes = chunk_sizes(horizon)
     rng = random.Random()
     rows: List[bytes] = []
-    for i in range(paths):
+    for i in runs:
         if progress is not None and i % PROGRESS_EVERY == 0:
             progress(label, i, paths)
         rng.seed(base + i)  # as random.Random(base + i) is seeded
@@ -292,22 +301,48 @@ def simulate_kill_lanes(
     when a criterion is not a walk this module follows (the caller then simulates)."""
     scans: Mapping[Hashable, KillScan] = rule.scans()
     keys = list(dict.fromkeys(k for table in rule.tables for k in table))
+    if any(_criterion_of(scans[key], source, 1, horizon) is None for key in keys):
+        return None
+    base = seed_of(seed, label)
+    firsts: Dict[Hashable, Dict[int, int]] = {key: {} for key in keys}
+    for runs in _batches(horizon, paths):
+        rows = _draw_rows(source, horizon, runs, paths, base, label, progress)
+        for key, found in _kill_batch(scans, keys, source, rows, horizon).items():
+            firsts[key].update((runs[lane], n) for lane, n in found.items())
+    out: List[List[Optional[int]]] = []
+    for table in rule.tables:
+        times: List[Optional[int]] = []
+        for lane in range(paths):
+            hits = [firsts[k][lane] for k in table if lane in firsts[k]]
+            times.append(min(hits) if hits else None)
+        out.append(times)
+    if progress is not None:
+        progress(label, paths, paths)
+    return out
+
+
+def _kill_batch(
+    scans: Mapping[Hashable, KillScan],
+    keys: Sequence[Hashable],
+    source: Bernoulli,
+    rows: Sequence[bytes],
+    horizon: int,
+) -> Dict[Hashable, Dict[int, int]]:
+    """Each criterion's first firing on each run of ``rows`` that fires (lane -> trade)."""
+    lanes = len(rows)
     criteria: Dict[Hashable, _Criterion] = {}
     for key in keys:
-        criterion = _criterion_of(scans[key], source, paths, horizon)
-        if criterion is None:
-            return None
+        criterion = _criterion_of(scans[key], source, lanes, horizon)
+        assert criterion is not None  # checked by the caller
         criteria[key] = criterion
-    rows = _draw_rows(source, horizon, paths, seed, label, progress)
     masks = lane_masks(rows, horizon)
-    full = (1 << paths) - 1
     walks = [c.walk for c in criteria.values()]
     for n, won in enumerate(masks, 1):
         live = [w for w in walks if not w.done]
         if not live:
             break
         for walk in live:
-            walk.step(n, won & full)
+            walk.step(n, won)
     firsts: Dict[Hashable, Dict[int, int]] = {}
     for key, criterion in criteria.items():
         walk = criterion.walk
@@ -324,16 +359,7 @@ def simulate_kill_lanes(
                 if found is not None:
                     exact[lane] = found
         firsts[key] = exact
-    out: List[List[Optional[int]]] = []
-    for table in rule.tables:
-        times: List[Optional[int]] = []
-        for lane in range(paths):
-            hits = [firsts[k][lane] for k in table if lane in firsts[k]]
-            times.append(min(hits) if hits else None)
-        out.append(times)
-    if progress is not None:
-        progress(label, paths, paths)
-    return out
+    return firsts
 
 
 _BIT_OF = [bytes((b >> j) & 1 for b in range(256)) for j in range(8)]
@@ -548,6 +574,27 @@ def _betting_of(rule: GateRule, source: Bernoulli, horizon: int) -> Optional[Lis
     return out
 
 
+def _gate_time(
+    outcomes: bytes, held: bytes, bettings: Sequence[TwoPointBetting], bets: Sequence[bytes]
+) -> Optional[int]:
+    """A run's passing trade: the first n where the counts hold (``held[n - 1]``) and
+    every betting test has rejected and is not void; None within the horizon."""
+    first = held.find(1)
+    if first < 0 or not bettings:
+        return None if first < 0 else first + 1
+    horizon = len(held)
+    last = held.rfind(1) + 1
+    on, off = 1, horizon + 1
+    for betting, placed in zip(bettings, bets):
+        void = betting.first_void(outcomes)
+        if void is not None:
+            off = min(off, void)
+        rejected = betting.rejection(outcomes, placed, min(last, off - 1))
+        on = max(on, horizon + 1 if rejected is None else rejected)
+    found = held.find(1, on - 1, off - 1) if on < off else -1
+    return None if found < 0 else found + 1
+
+
 def simulate_gate_lanes(
     source: Bernoulli,
     rule: GateRule,
@@ -571,32 +618,19 @@ def simulate_gate_lanes(
     bettings = _betting_of(rule, source, horizon)
     if bettings is None:
         return None
-    rows = _draw_rows(source, horizon, paths, seed, label, None)
-    counted = _count_masks(
-        lane_masks(rows, horizon), [least] + [b.least_bet for b in bettings], paths
-    )
-    cheap = lane_rows(counted[0], paths)
-    # bet_rows[k][i][c]: test k bets on trade c + 1 of run i (wins after c trades).
-    bet_rows = [lane_rows([0, *found[: horizon - 1]], paths) for found in counted[1:]]
+    base = seed_of(seed, label)
+    leasts = [least, *(b.least_bet for b in bettings)]
     times: List[Optional[int]] = []
-    for i, (outcomes, held) in enumerate(zip(rows, cheap)):
-        if progress is not None and i % PROGRESS_EVERY == 0:
-            progress(label, i, paths)
-        # held[n - 1]: the count criteria hold after n trades.
-        first = held.find(1)
-        if first < 0 or not bettings:
-            times.append(None if first < 0 else first + 1)
-            continue
-        last = held.rfind(1) + 1
-        on, off = 1, horizon + 1
-        for betting, bets in zip(bettings, bet_rows):
-            void = betting.first_void(outcomes)
-            if void is not None:
-                off = min(off, void)
-            rejected = betting.rejection(outcomes, bets[i], min(last, off - 1))
-            on = max(on, horizon + 1 if rejected is None else rejected)
-        found = held.find(1, on - 1, off - 1) if on < off else -1
-        times.append(None if found < 0 else found + 1)
+    for runs in _batches(horizon, paths):
+        rows = _draw_rows(source, horizon, runs, paths, base, label, None)
+        counted = _count_masks(lane_masks(rows, horizon), leasts, len(rows))
+        cheap = lane_rows(counted[0], len(rows))
+        # bet_rows[k][i][c]: test k bets on trade c + 1 of run i (wins after c trades).
+        bet_rows = [lane_rows([0, *found[: horizon - 1]], len(rows)) for found in counted[1:]]
+        for i, (outcomes, held) in enumerate(zip(rows, cheap)):
+            if progress is not None and runs[i] % PROGRESS_EVERY == 0:
+                progress(label, runs[i], paths)
+            times.append(_gate_time(outcomes, held, bettings, [b[i] for b in bet_rows]))
     if progress is not None:
         progress(label, paths, paths)
     return [times]
