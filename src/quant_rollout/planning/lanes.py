@@ -33,6 +33,7 @@ import math
 import random
 from fractions import Fraction
 from itertools import accumulate, compress
+from operator import add
 from typing import Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
 
 from ..gates.ev import BettingScan
@@ -452,6 +453,7 @@ class TwoPointBetting:
         self.voids = (loss_pnl < size * scan.floor, win_pnl < size * scan.floor)
         self.cells: Dict[int, Tuple[float, float]] = {}
         self.stride = horizon + 1
+        self.offsets = range(0, self.stride * (horizon + 1), self.stride)  # c * stride
         self.least_bet = least_wins(horizon, lambda c, w: c > 0 and self._numerator(c, w) > 0.0)
 
     def _sums(self, c: int, w: int) -> Tuple[float, float, float, float, float]:
@@ -511,7 +513,7 @@ class TwoPointBetting:
         rejects early, or stops betting early, costs little.
         """
         stop = bets.rfind(1, 0, last) + 1
-        cells, stride, cell = self.cells, self.stride, self._cell
+        cells, stride, cell, offsets = self.cells, self.stride, self._cell, self.offsets
         threshold = self.scan.threshold
         log_wealth = 0.0
         start, wins, block = 0, 0, _FIRST_BLOCK
@@ -520,16 +522,16 @@ class TwoPointBetting:
             placed = bets[start:end]
             if 1 in placed:
                 # cum[c - start]: wins before trade c + 1, for c in [start, end).
-                cum = list(accumulate(outcomes[start : end - 1], initial=wins))
-                for c in compress(range(start, end), placed):
-                    w = cum[c - start]
-                    key = c * stride + w
+                cum = accumulate(outcomes[start : end - 1], initial=wins)
+                # A bet's cell key, c * stride + w, with the outcome it is settled by.
+                keys = map(add, compress(offsets[start:end], placed), compress(cum, placed))
+                for key, outcome in zip(keys, compress(outcomes[start:end], placed)):
                     pair = cells.get(key)
                     if pair is None:
-                        pair = cells[key] = cell(c, w)
-                    log_wealth += pair[outcomes[c]]
+                        pair = cells[key] = cell(*divmod(key, stride))
+                    log_wealth += pair[outcome]
                     if log_wealth >= threshold:
-                        return c + 1
+                        return int(key) // stride + 1
             wins += outcomes.count(1, start, end)
             start, block = end, 2 * block
         return None
