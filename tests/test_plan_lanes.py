@@ -1,6 +1,7 @@
 """The planner's all-runs-at-once Monte Carlo (planning/lanes.py) against the run-by-run
-one (planning/runs.py): the same runs, so the same times to the last run; and the
-CUSUM threshold's faster search against plain bisection."""
+one (planning/runs.py): the same runs, so the same times to the last run; the CUSUM
+threshold's faster search against plain bisection; a win-rate table extended against
+the table computed whole."""
 
 from __future__ import annotations
 
@@ -38,7 +39,11 @@ from quant_rollout.planning.scans import EvCusumScan as _EvCusumScan
 from quant_rollout.planning.scans import LeastWins as _LeastWins
 from quant_rollout.planning.scans import SequentialGateScan as _SequentialGateScan
 from quant_rollout.planning.scans import StreakScan as _StreakScan
-from quant_rollout.stats import cusum_alarm_probability
+from quant_rollout.stats import (
+    cusum_alarm_probability,
+    win_rate_rejection_boundary,
+    win_rate_upper_rejection_boundary,
+)
 from quant_rollout.stats.cusum import (
     _alarm_probability_units,
     bernoulli_cusum_scores,
@@ -302,3 +307,19 @@ def test_runs_in_batches_give_the_same_times(monkeypatch: pytest.MonkeyPatch) ->
     slow, quick = _both(source, gate, 200, 101, 11, _lanes.simulate_gate_lanes)
     assert quick == slow
     assert len(_lanes._batches(200, 101)) == 8
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    bar=st.floats(0.3, 0.7),
+    confidence=st.sampled_from([0.8, 0.95, 0.99]),
+    first=st.integers(0, 300),
+    more=st.integers(0, 300),
+)
+def test_a_win_rate_table_extended_is_the_table_computed_whole(
+    bar: float, confidence: float, first: int, more: int
+) -> None:
+    horizon = first + more
+    for table in (win_rate_rejection_boundary, win_rate_upper_rejection_boundary):
+        short = table(bar, first, confidence)
+        assert table(bar, horizon, confidence, prefix=short) == table(bar, horizon, confidence)

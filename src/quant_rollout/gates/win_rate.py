@@ -67,7 +67,9 @@ class _WinRateTables:
             return win_rate_log_e_value(wins, n, self.bar) >= self.threshold
         if n >= len(self.least):
             horizon = self._horizon(len(self.least), n)
-            self.least = win_rate_rejection_boundary(self.bar, horizon, self.confidence)
+            self.least = win_rate_rejection_boundary(
+                self.bar, horizon, self.confidence, prefix=self.least
+            )
         return wins >= self.least[n]
 
     def cannot_pass(self, wins: int, n: int) -> bool:
@@ -75,7 +77,9 @@ class _WinRateTables:
             return win_rate_upper_log_e_value(wins, n, self.bar) >= self.threshold
         if n >= len(self.most):
             horizon = self._horizon(len(self.most), n)
-            self.most = win_rate_upper_rejection_boundary(self.bar, horizon, self.confidence)
+            self.most = win_rate_upper_rejection_boundary(
+                self.bar, horizon, self.confidence, prefix=self.most
+            )
         return wins <= self.most[n]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from .._search import bisect_real
 from .._validate import fraction, number, open_fraction, positive, whole
@@ -345,16 +345,21 @@ def win_rate_upper_bound(
 
 
 def _least_successes(
-    log_e: Callable[[int, int], float], horizon: int, threshold: float
+    log_e: Callable[[int, int], float],
+    horizon: int,
+    threshold: float,
+    prefix: Sequence[int] = (),
 ) -> Tuple[int, ...]:
     """For n = 0..horizon, the least k with log_e(k, n - k) >= threshold (n + 1 if none).
 
     log_e must rise with k at fixed n and fall when a failure is added, so the answer
     moves up by 0 or 1 per trade and each n costs O(1) evaluations on average.
+    ``prefix``: the answers for n = 0..len(prefix) - 1, already known (a shorter
+    table being extended); the search goes on from its last entry.
     """
-    least: List[int] = []
-    k = 0
-    for n in range(horizon + 1):
+    least: List[int] = list(prefix[: horizon + 1])
+    k = least[-1] if least else 0
+    for n in range(len(least), horizon + 1):
         while k <= n and log_e(k, n - k) < threshold:
             k += 1
         least.append(k)
@@ -362,7 +367,12 @@ def _least_successes(
 
 
 def win_rate_rejection_boundary(
-    bar: float, horizon: int, confidence: float = 0.95, prior: Optional[BetaPrior] = None
+    bar: float,
+    horizon: int,
+    confidence: float = 0.95,
+    prior: Optional[BetaPrior] = None,
+    *,
+    prefix: Sequence[int] = (),
 ) -> Tuple[int, ...]:
     """For n = 0..horizon, the fewest wins in n trades at which the win-rate test rejects.
 
@@ -371,7 +381,8 @@ def win_rate_rejection_boundary(
     with wins and falls with losses, so one more trade moves the boundary up by 0 or 1
     and the whole table costs O(horizon) e-value evaluations. With it, "has the test
     rejected" is a lookup, and :func:`win_rate_rejection_cdf` computes the chance of
-    advancing exactly.
+    advancing exactly. ``prefix``: this function's answer for a shorter horizon (same
+    bar, confidence and prior), extended instead of computed again.
 
     Raises:
         ConfigError: bar outside [0, 1], horizon not a whole number >= 0, bad confidence.
@@ -385,17 +396,26 @@ def win_rate_rejection_boundary(
     rest = 1.0 - bar_
     chosen = prior_
     return _least_successes(
-        lambda wins, losses: _log_e_above(wins, losses, bar_, rest, chosen), horizon_, threshold
+        lambda wins, losses: _log_e_above(wins, losses, bar_, rest, chosen),
+        horizon_,
+        threshold,
+        prefix,
     )
 
 
 def win_rate_upper_rejection_boundary(
-    bar: float, horizon: int, confidence: float = 0.95, prior: Optional[BetaPrior] = None
+    bar: float,
+    horizon: int,
+    confidence: float = 0.95,
+    prior: Optional[BetaPrior] = None,
+    *,
+    prefix: Sequence[int] = (),
 ) -> Tuple[int, ...]:
     """For n = 0..horizon, the most wins in n trades at which the mirror test rejects.
 
     Entry ``n`` is the largest ``k`` with ``win_rate_upper_e_value(k, n, bar, prior)``
     reaching ``1/(1 - confidence)``, or -1 when none does. Non-decreasing, steps of 0 or 1.
+    ``prefix``: this function's answer for a shorter horizon, extended.
 
     Raises:
         ConfigError: as :func:`win_rate_rejection_boundary`.
@@ -412,6 +432,7 @@ def win_rate_upper_rejection_boundary(
         lambda losses, wins: _log_e_above(losses, wins, rest, bar_, mirrored),
         horizon_,
         threshold,
+        [n - m for n, m in enumerate(prefix)],
     )
     return tuple(n - m for n, m in enumerate(least_losses))
 
