@@ -46,9 +46,9 @@ class PlanSetting:
     ) -> List[List[Optional[int]]]:
         """The rule's times on ``paths`` runs of the source (:func:`~.runs.simulate`).
 
-        Kill tables on win-rate runs whose criteria are all walks on whole units (or the
-        EV CUSUM on a two-outcome payoff) follow every run at once
-        (:func:`~.lanes.simulate_kill_lanes`): the same runs, the same times.
+        On win-rate runs, kill tables whose criteria are all walks on whole units (or
+        the EV CUSUM), and gates of wins counts and betting tests, follow every run at
+        once (:mod:`~.lanes`): the same runs, the same times.
         """
         made = source()
         if isinstance(made, Bernoulli):
