@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence
 
 import pytest
@@ -41,9 +42,11 @@ from quant_rollout.planning.scans import SequentialGateScan as _SequentialGateSc
 from quant_rollout.planning.scans import StreakScan as _StreakScan
 from quant_rollout.stats import (
     cusum_alarm_probability,
+    ev_cusum_threshold,
     win_rate_rejection_boundary,
     win_rate_upper_rejection_boundary,
 )
+from quant_rollout.stats import ev_cusum as _ev_cusum
 from quant_rollout.stats.cusum import (
     _alarm_probability_units,
     bernoulli_cusum_scores,
@@ -323,3 +326,24 @@ def test_a_win_rate_table_extended_is_the_table_computed_whole(
     for table in (win_rate_rejection_boundary, win_rate_upper_rejection_boundary):
         short = table(bar, first, confidence)
         assert table(bar, horizon, confidence, prefix=short) == table(bar, horizon, confidence)
+
+
+def test_ev_cusum_designs_sharing_draws_are_the_designs_drawn_afresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sample = [1.0] * 26 + [-1.0] * 24 + [0.5, -0.25]
+
+    def designs() -> List[Any]:
+        out = []
+        for expected in (0.03, 0.025, 0.03):
+            rng = random.Random(7)
+            design = ev_cusum_threshold(sample, expected, 0.0, 150, 0.05, rng, paths=300)
+            out.append((design, rng.random()))  # and where the generator was left
+        return out
+
+    kept = designs()
+    monkeypatch.setattr(_ev_cusum, "_PICKS_LIMIT", 0)  # draw every path afresh
+    monkeypatch.setattr(_ev_cusum, "_picks", {})
+    assert designs() == kept
+    assert kept[0] == kept[2]
+    assert kept[0] != kept[1]

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from fractions import Fraction
 from itertools import accumulate, compress
 from operator import add
@@ -539,6 +540,7 @@ class TwoPointBetting:
 
 _BETTINGS_KEPT = 2  # tests (with their cells) kept for the next row of the same gate
 _bettings: Dict[Tuple[object, ...], TwoPointBetting] = {}
+_bettings_lock = threading.Lock()  # plan() may run in several threads (the dashboard)
 
 
 def _betting(scan: BettingScan, source: Bernoulli, horizon: int) -> TwoPointBetting:
@@ -554,12 +556,13 @@ def _betting(scan: BettingScan, source: Bernoulli, horizon: int) -> TwoPointBett
         source.size,
         horizon,
     )
-    betting = _bettings.get(key)
-    if betting is None:
-        betting = TwoPointBetting(scan, source, horizon)
-        while len(_bettings) >= _BETTINGS_KEPT:
-            del _bettings[next(iter(_bettings))]
-        _bettings[key] = betting
+    with _bettings_lock:
+        betting = _bettings.get(key)
+        if betting is None:
+            betting = TwoPointBetting(scan, source, horizon)
+            while len(_bettings) >= _BETTINGS_KEPT:
+                del _bettings[next(iter(_bettings))]
+            _bettings[key] = betting
     return betting
 
 

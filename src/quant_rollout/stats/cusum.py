@@ -355,12 +355,6 @@ def cusum_threshold(
         horizon_ = whole("horizon", horizon, minimum=1)
         target_prob = open_fraction("false_alarm_prob", false_alarm_prob)
 
-        def check(states: int) -> bool:
-            probability = _alarm_probability_units(
-                loss, win, states, p, horizon_, give_up_above=target_prob
-            )
-            return probability <= target_prob
-
         def probability(states: int) -> float:
             return _alarm_probability_units(loss, win, states, p, horizon_)
 

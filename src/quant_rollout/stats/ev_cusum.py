@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 from array import array
 from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 from .._validate import number, open_fraction, positive, whole
 from ..errors import ConfigError
@@ -87,32 +88,44 @@ class EvCusumThreshold:
 
 
 _PICKS_KEPT = 2  # bootstrap draws kept for the next design from the same generator
+_PICKS_LIMIT = 8_000_000  # paths x horizon beyond which the draws are not kept
 _picks: Dict[Tuple[Any, int, int, int], Tuple[Sequence[int], Any]] = {}
+_picks_lock = threading.Lock()
 
 
-def _bootstrap_picks(rng: random.Random, size: int, horizon: int, paths: int) -> Sequence[int]:
-    """The sample indices of ``paths`` bootstrap paths, path after path, as
-    ``rng.choices`` draws them, leaving ``rng`` where those draws leave it.
+def _bootstrap_paths(
+    rng: random.Random, size: int, horizon: int, paths: int
+) -> Iterator[Sequence[int]]:
+    """The sample indices of each of ``paths`` bootstrap paths, as ``rng.choices``
+    draws them, leaving ``rng`` where those draws leave it once all are read.
 
     The indices depend only on the generator's state and the three sizes, not on the
     sample: two designs from the same seed (the EV CUSUM of two stages, planned at two
-    expected levels) draw the same indices, so the last draws are kept and reused.
+    expected levels) draw the same indices, so the last draws are kept (up to 8
+    million indices) and reused.
     """
+    population = range(size)
+    if paths * horizon > _PICKS_LIMIT:
+        for _ in range(paths):
+            yield rng.choices(population, k=horizon)
+        return
     key = (rng.getstate(), size, horizon, paths)
-    kept = _picks.get(key)
-    if kept is not None:
+    with _picks_lock:
+        kept = _picks.get(key)
+    if kept is None:
+        drawn: List[int] = []
+        for _ in range(paths):
+            drawn.extend(rng.choices(population, k=horizon))
+        picks: Sequence[int] = bytes(drawn) if size <= 256 else array("I", drawn)
+        with _picks_lock:
+            while len(_picks) >= _PICKS_KEPT:
+                del _picks[next(iter(_picks))]
+            _picks[key] = (picks, rng.getstate())
+    else:
         picks, state = kept
         rng.setstate(state)
-        return picks
-    everything: List[int] = []
-    population = range(size)
-    for _ in range(paths):
-        everything.extend(rng.choices(population, k=horizon))
-    picks = bytes(everything) if size <= 256 else array("I", everything)
-    while len(_picks) >= _PICKS_KEPT:
-        del _picks[next(iter(_picks))]
-    _picks[key] = (picks, rng.getstate())
-    return picks
+    for start in range(0, paths * horizon, horizon):
+        yield picks[start : start + horizon]
 
 
 def ev_cusum_threshold(
@@ -167,13 +180,12 @@ def ev_cusum_threshold(
     reference = 0.5 * (expected_ + unacceptable_)
     # The chart only ever sees reference - r; precompute it once per sample point.
     increments = [reference - (r + shift) for r in sample]
-    picks = _bootstrap_picks(rng, len(increments), horizon_, paths_)
     pick = increments.__getitem__
     maxima: List[float] = []
-    for start in range(0, paths_ * horizon_, horizon_):
+    for path in _bootstrap_paths(rng, len(increments), horizon_, paths_):
         statistic = 0.0
         highest = 0.0
-        for step in map(pick, picks[start : start + horizon_]):
+        for step in map(pick, path):
             statistic += step
             if statistic < 0.0:
                 statistic = 0.0
