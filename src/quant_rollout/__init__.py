@@ -37,6 +37,7 @@ from .kill import (
     MaxConsecutiveLosses,
     MaxDailyLoss,
     MaxDrawdown,
+    Protect,
     WinRateCusum,
 )
 from .metrics import Metrics, compute_metrics
@@ -66,6 +67,7 @@ __all__ = [
     "OperatorRefusedError",
     "Payoff",
     "PlanReport",
+    "Protect",
     "Rollout",
     "RolloutAction",
     "RolloutDecision",

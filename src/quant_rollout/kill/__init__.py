@@ -11,6 +11,9 @@ Built-in criteria
       for the false-kill rate you ask for.
     * :class:`EvPerDollarCusum` — the same idea on each trade's pnl per dollar, with a
       bootstrapped threshold (Efron 1979).
+    * :class:`Protect` — the same chart named by its purpose, in a trader's words:
+      ``Protect("losing_money")``, ``"below_baseline"`` or ``"below_proven"``; each
+      sets the chart's two levels (:mod:`.protect` says which and why).
     * :class:`MaxDrawdown`, :class:`MaxConsecutiveLosses`, :class:`MaxDailyLoss` —
       plain risk limits.
 
@@ -45,8 +48,8 @@ Custom criteria
     ``describe()`` says where it stands.
 
 Modules: :mod:`.base` (interfaces, the built-in base, trackers), :mod:`.models` (what
-criteria tell the planner), :mod:`.win_rate_cusum`, :mod:`.ev_cusum`, :mod:`.limits`
-(the built-in criteria), :mod:`.switch` (the :class:`KillSwitch`).
+criteria tell the planner), :mod:`.win_rate_cusum`, :mod:`.ev_cusum`, :mod:`.limits`,
+:mod:`.protect` (the built-in criteria), :mod:`.switch` (the :class:`KillSwitch`).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ from .base import (
 from .ev_cusum import EvPerDollarCusum
 from .limits import MaxConsecutiveLosses, MaxDailyLoss, MaxDrawdown
 from .models import KillModel
+from .protect import PURPOSES, Protect
 from .switch import KillSwitch
 from .win_rate_cusum import WinRateCusum
 
@@ -83,6 +87,8 @@ __all__ = [
     "MaxConsecutiveLosses",
     "MaxDailyLoss",
     "MaxDrawdown",
+    "PURPOSES",
+    "Protect",
     "WinRateCusum",
     "criterion_name",
 ]

@@ -78,6 +78,9 @@ class KillModel:
         tolerated: the win rate at or above which a kill is false, if it has one.
         tolerated_ev: the EV per dollar at or above which a kill is false, if any.
         detect: a win rate to add a detection row at (the level it must catch).
+        detect_ev: the same as an EV per dollar (the planner turns it into a win rate
+            with its payoff).
+        purpose: what the criterion protects against, in a trader's words, if it says.
         notes: what the report should say about how it was planned.
     """
 
@@ -87,3 +90,5 @@ class KillModel:
     tolerated_ev: Optional[float] = None
     detect: Optional[float] = None
     notes: Tuple[str, ...] = ()
+    detect_ev: Optional[float] = None
+    purpose: Optional[str] = None

@@ -10,6 +10,7 @@ tables of one level sharing their runs and each shared criterion followed once.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Callable, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
@@ -55,6 +56,8 @@ class StageKillModel:
     simulated: Tuple[int, ...]
     proof: Optional[GateProof]
     notes: Tuple[str, ...]
+    detects: Tuple[float, ...] = ()
+    purposes: Tuple[str, ...] = ()
 
     @property
     def exact(self) -> bool:
@@ -90,6 +93,10 @@ def stage_kill_model(
     left_out: Dict[str, List[str]] = {}  # why -> criteria
     models: List[KillModel] = []
     simulated: List[int] = []
+    # Win rates given rows of their own: break-even (where money starts to be lost),
+    # and each criterion's level to catch and level where its false kills are stated.
+    detects: List[float] = [payoff.win_rate_for_ev(0.0)]
+    purposes: List[str] = []
     for i, c in enumerate(kill.criteria):
         model = c.plan_model(context) if isinstance(c, Criterion) else None
         if isinstance(model, NotPlanned):
@@ -105,6 +112,20 @@ def stage_kill_model(
             if model.tolerated_ev is not None:
                 tolerated.append(payoff.win_rate_for_ev(model.tolerated_ev))
                 ev_tolerated.append(model.tolerated_ev)
+                detects.append(payoff.win_rate_for_ev(model.tolerated_ev))
+            if model.detect is not None:
+                detects.append(model.detect)
+                if model.tolerated is not None:
+                    detects.append((model.detect + model.tolerated) / 2)
+            if model.detect_ev is not None:
+                detects.append(payoff.win_rate_for_ev(model.detect_ev))
+                if model.tolerated_ev is not None:
+                    # Halfway: where a CUSUM's steps have mean 0, the edge of the band of
+                    # profitable levels it kills sooner or later.
+                    middle = (model.detect_ev + model.tolerated_ev) / 2
+                    detects.append(payoff.win_rate_for_ev(middle))
+            if model.purpose is not None:
+                purposes.append(model.purpose)
         else:
             name = criterion_name(c)
             simulated.append(i)
@@ -122,7 +143,14 @@ def stage_kill_model(
         simulated=tuple(simulated),
         proof=proof if simulated else None,
         notes=tuple(dict.fromkeys(notes)),
+        detects=tuple(dict.fromkeys(_tidy(d) for d in detects if 0.0 < d < 1.0)),
+        purposes=tuple(dict.fromkeys(purposes)),
     )
+
+
+def _tidy(rate: float) -> float:
+    """A win rate computed from an EV level, rid of float noise (0.5000000001 -> 0.5)."""
+    return round(rate, 12)
 
 
 def _exact_cdf(setting: PlanSetting, model: StageKillModel, p: float) -> List[float]:
@@ -308,7 +336,17 @@ def _win_rate_rows(
 
 
 def _detects(model: StageKillModel) -> List[float]:
-    return [k.detect for k in model.models if k.detect is not None]
+    return list(model.detects) if model.text else []
+
+
+def _with_money(rows: Sequence[PlanRow], payoff: Payoff) -> Tuple[PlanRow, ...]:
+    """Win-rate rows with the EV per dollar each level makes under the payoff."""
+    return tuple(
+        dataclasses.replace(r, ev_per_dollar=payoff.ev_per_dollar(r.level))
+        if r.measure == "win_rate"
+        else r
+        for r in rows
+    )
 
 
 def plan_kills(
@@ -330,16 +368,21 @@ def plan_kills(
     levels = [d for d in dict.fromkeys(drops) if d not in rates]
     by_drop = _win_rate_rows(setting, models, rate_scans, levels)
     by_ev = _ev_rows(setting, models, [b for _, b in keyed], evs)
+    payoff = setting.payoff
     return tuple(
         KillPlan(
             stages=tuple(groups[m]),
             kill_switch=" or ".join(m.text) if m.text else None,
             tolerated=m.tolerated,
             ev_tolerated=m.ev_tolerated,
-            rows=tuple(by_rate[p][i] for p in rates),
-            detection=tuple(by_drop[d][i] for d in by_drop if d == drop or d in _detects(m)),
+            rows=_with_money([by_rate[p][i] for p in rates], payoff),
+            detection=_with_money(
+                [by_drop[d][i] for d in by_drop if d == drop or d in _detects(m)], payoff
+            ),
             ev_rows=tuple(by_ev[ev][i] for ev in by_ev) if m.text else (),
             notes=m.notes,
+            break_even=_tidy(payoff.win_rate_for_ev(0.0)),
+            purposes=m.purposes,
         )
         for i, m in enumerate(models)
     )

@@ -29,6 +29,8 @@ MONTE_CARLO = "monte_carlo"
 _MEDIAN, _P90 = 0.5, 0.9
 _MEAN_NEEDS = 0.99
 _Z95 = 1.959963984540054
+# An EV per dollar this close to 0 is break-even (it comes from a win rate and back).
+_MONEY_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class PlanRow:
         error_bound: exact only: the probability mass dropped by pruning (the figures
             are exact to within it); 0 for Monte Carlo.
         cdf: ``cdf[n]`` = P(fired by trade n), n = 0..horizon.
+        ev_per_dollar: a kill switch's win-rate row: the EV per dollar its level makes
+            under the plan's payoff (what the level means in money); else None.
     """
 
     level: float
@@ -77,6 +81,14 @@ class PlanRow:
     paths: Optional[int]
     error_bound: float
     cdf: Tuple[float, ...] = field(repr=False, compare=False)
+    ev_per_dollar: Optional[float] = None
+
+    @property
+    def losing(self) -> Optional[bool]:
+        """True when the row's level loses money (EV per dollar at or below 0), None
+        when unknown."""
+        ev = self.level if self.measure == "ev_per_dollar" else self.ev_per_dollar
+        return None if ev is None else ev <= _MONEY_TOLERANCE
 
     def to_dict(self) -> Dict[str, Any]:
         """The row as JSON-ready data (without the cdf)."""
@@ -147,6 +159,9 @@ class KillPlan:
             unacceptable level of each win-rate CUSUM) that are not among ``rows``.
         ev_rows: one row per true EV level (only given a trade history).
         notes: what was left out of the model, and why.
+        break_even: the win rate at which the payoff's EV per dollar is 0: a row there
+            is always planned (in ``rows`` or ``detection``).
+        purposes: what the criteria say they protect against (:class:`~quant_rollout.Protect`).
     """
 
     stages: Tuple[str, ...]
@@ -157,6 +172,49 @@ class KillPlan:
     detection: Tuple[PlanRow, ...]
     ev_rows: Tuple[PlanRow, ...]
     notes: Tuple[str, ...]
+    break_even: Optional[float] = None
+    purposes: Tuple[str, ...] = ()
+
+    def money_rows(self) -> Tuple[PlanRow, ...]:
+        """The win-rate rows and detection rows together, by level."""
+        return tuple(sorted(self.rows + self.detection, key=lambda r: r.level))
+
+    def protection(self, horizon: int) -> Optional[str]:
+        """What the kill switch does for the trader's money, in one sentence.
+
+        The losing side is read at break-even: for every built-in criterion the chance
+        to kill is non-increasing in the true win rate (raise one trade's return and no
+        chart, drawdown or window can get closer to firing: a coupling argument), so a
+        losing stage is killed at least as often, and sooner. The profitable side lists
+        the planned profitable levels. None when no criterion runs or no row is at
+        break-even.
+        """
+        if self.kill_switch is None or self.break_even is None:
+            return None
+        rows = self.money_rows()
+        at_zero = [r for r in rows if abs(r.level - self.break_even) < 1e-9]
+        if not at_zero:
+            return None
+        zero = at_zero[0]
+        median = f"{zero.median_trades:,}" if zero.median_trades is not None else f">{horizon:,}"
+        p90 = f"{zero.p90_trades:,}" if zero.p90_trades is not None else f">{horizon:,}"
+        said = (
+            f"a losing stage (EV/$ <= 0, win rate <= {self.break_even:.3g}) is killed "
+            f"with at least {_share(zero.probability)} within {horizon:,} trades (at "
+            f"break-even: median {median} trades, 90% by {p90})"
+        )
+        profitable = [r for r in rows if r.losing is False]
+        shown: List[PlanRow] = []
+        for r in profitable:  # up to the first level never killed
+            shown.append(r)
+            if r.probability <= 0.0:
+                break
+        if shown:
+            risks = ", ".join(f"{_share(r.probability)} at {r.ev_per_dollar:+.3f}/$" for r in shown)
+            said += f"; a profitable stage is killed with {risks}"
+        if self.purposes:
+            said = f"protects against {' and '.join(self.purposes)}: " + said
+        return said
 
     def to_dict(self) -> Dict[str, Any]:
         """The kill switch's plan as JSON-ready data."""
@@ -169,7 +227,24 @@ class KillPlan:
             "detection": [r.to_dict() for r in self.detection],
             "ev_rows": [r.to_dict() for r in self.ev_rows],
             "notes": list(self.notes),
+            "break_even": self.break_even,
+            "purposes": list(self.purposes),
         }
+
+
+def _share(p: float) -> str:
+    """A probability as the plan's tables print it."""
+    if p <= 0.0:
+        return "0%"
+    if p >= 1.0:
+        return "100%"
+    if p < 0.0001:
+        return "<0.01%"
+    if p > 0.9999:
+        return ">99.99%"
+    if p < 0.001 or p > 0.999:
+        return f"{100 * p:.2f}%"
+    return f"{100 * p:.1f}%"
 
 
 @dataclass(frozen=True)
@@ -217,7 +292,9 @@ class PlanReport:
             "ev_levels": list(self.ev_levels),
             "trades": self.trades,
             "transitions": [t.to_dict() for t in self.transitions],
-            "kills": [k.to_dict() for k in self.kills],
+            "kills": [
+                {**k.to_dict(), "protection": k.protection(self.horizon)} for k in self.kills
+            ],
         }
 
 

@@ -60,7 +60,7 @@ def format_plan(report: PlanReport) -> str:
             out += _wrap(f"kill switch {where}: no criterion runs", indent="  ")
         else:
             out += _wrap(f"kill switch {where}: {k.kill_switch}", indent="  ")
-            out += _table(k.rows + k.detection, "P(kill)", report)
+            out += _table(k.money_rows(), "P(kill)", report)
             if k.tolerated is not None and any(r.false_alarm for r in k.rows + k.detection):
                 out += _wrap(
                     f"* at or above win rate {k.tolerated:.3f}, where every criterion is met "
@@ -72,6 +72,9 @@ def format_plan(report: PlanReport) -> str:
                 out += _table(k.ev_rows, "P(kill)", report)
                 if k.ev_tolerated is not None and any(r.false_alarm for r in k.ev_rows):
                     out.append(f"  * at or above EV/$ {k.ev_tolerated:+.4f}")
+            protection = k.protection(horizon)
+            if protection is not None:
+                out += _wrap(f"money: {protection}", first="  ", indent="    ")
         for note in k.notes:
             out += _wrap(f"note: {note}", first="  ", indent="    ")
     return "\n".join(out)
@@ -135,12 +138,25 @@ def _level(row: PlanRow) -> str:
     return text + (" *" if row.false_alarm else "  ")
 
 
+def _money(row: PlanRow) -> str:
+    losing = row.losing
+    if losing is None:
+        return "-"
+    if losing and row.ev_per_dollar is not None and abs(row.ev_per_dollar) < 1e-9:
+        return "break-even"
+    return "losing" if losing else "profitable"
+
+
 def _table(rows: Sequence[PlanRow], event: str, report: PlanReport) -> List[str]:
     if not rows:
         return []
     horizon, pace = report.horizon, report.trades_per_day
     measure = "win rate" if rows[0].measure == "win_rate" else "EV/$"
-    heads = [measure, f"{event} by {horizon}", "median trades", "90% trades"]
+    money = any(r.ev_per_dollar is not None for r in rows)
+    heads = [measure]
+    if money:
+        heads += ["EV/$", "money"]
+    heads += [f"{event} by {horizon}", "median trades", "90% trades"]
     if any(r.mean_trades is not None for r in rows) and event == "P(kill)":
         heads.append("mean")
     if pace is not None:
@@ -149,8 +165,11 @@ def _table(rows: Sequence[PlanRow], event: str, report: PlanReport) -> List[str]
     body = []
     for r in rows:
         se = r.probability_se
-        cells = [
-            _level(r),
+        cells = [_level(r)]
+        if money:
+            ev = r.ev_per_dollar
+            cells += ["-", "-"] if ev is None else [f"{ev:+.3f}", _money(r)]
+        cells += [
             _percent(r.probability) + (f" ±{100 * se:.2f}" if se else ""),
             _trades(r.median_trades, r.median_se, horizon),
             _trades(r.p90_trades, r.p90_se, horizon),
