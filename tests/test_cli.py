@@ -1265,10 +1265,10 @@ def test_init_scales_the_drawdown_limit_to_the_stakes_of_given_trades(
     trades.write_text("timestamp,pnl,size\n" + "\n".join(rows) + "\n")
     code, out, err = run(capsys, "init", "bot.toml", "--trades", str(trades))
     assert code == 0, err
-    assert "drawdown limit 0.01: 10 times the median size (0.001) of the 40 trades" in out
+    assert "drawdown limit 0.05: 50 times the median size (0.001) of the 40 trades" in out
     text = (tmp_path / "bot.toml").read_text(encoding="utf-8")
-    assert 'kind = "max_drawdown"\nloss = 0.01  # 10 typical stakes of btc.csv\n' in text
+    assert 'kind = "max_drawdown"\nloss = 0.05  # 50 typical stakes of btc.csv\n' in text
     assert run(capsys, "validate", "bot.toml")[0] == 0
     loaded = load_config(tmp_path / "bot.toml")
     drawdown = next(c for c in loaded.kill_switch.criteria if c.kind == "max_drawdown")
-    assert drawdown.loss == 0.01
+    assert drawdown.loss == 0.05

@@ -737,9 +737,8 @@ def test_the_recommended_config_uses_confidence_gates_and_sequential_kills() -> 
     from quant_rollout.tools.config import EXAMPLE_CONFIG
 
     path_text = EXAMPLE_CONFIG
-    assert 'kind = "win_rate_cusum"' in path_text
-    assert 'kind = "ev_per_dollar_cusum"' in path_text
-    assert 'kind = "max_drawdown"' in path_text
+    assert 'kind = "protect"\nagainst = "losing_money"\nexpected = 0.10' in path_text
+    assert 'kind = "max_drawdown"\nloss = 50.0' in path_text
     assert "confidence = 0.95" in path_text
 
 
@@ -783,8 +782,11 @@ def test_validate_lists_each_kill_criterion(
     code, out, _ = _cli(capsys, "validate", str(recommended))
     assert code == 0
     assert "kill      lookback checks off (wr_threshold, ev_threshold: none)\n" in out
-    assert "          win_rate_cusum unacceptable=0.45 false_kill_prob=0.025 horizon=2000\n" in out
-    assert "          max_drawdown loss=25.0\n" in out
+    assert (
+        "          protect against='losing_money' expected=0.1 false_kill_prob=0.025 horizon=2000\n"
+        in out
+    )
+    assert "          max_drawdown loss=50.0\n" in out
     assert "n>=50, win_rate>0.6, ev_per_dollar>0.03 at 95% confidence" in out
 
 
@@ -796,7 +798,8 @@ def test_status_shows_the_bounds_and_where_each_kill_criterion_stands(
         capsys, "--config", str(recommended), "status", "--trades", "trades.csv", *closed
     )
     assert code == 0
-    assert "          win_rate_cusum: not running: no expected win rate: this stage was not" in out
+    assert "          protect: calibrating: against losing_money: 50 of 50 trades" not in out
+    assert "          protect: running: against losing_money: CUSUM 0.0000 of" in out
     assert "          max_drawdown: running: drawdown 0.00 (peak pnl +140.00, now +140.00)" in out
     assert "  criterion             observed     95% bound    required  met\n" in out
     assert "  win_rate                   0.7       >=0.546         0.6  no\n" in out
@@ -806,12 +809,8 @@ def test_status_shows_the_bounds_and_where_each_kill_criterion_stands(
     )
     data = json.loads(out)
     assert data["gate_proof"] is None
-    assert [k["name"] for k in data["kill_criteria"]] == [
-        "win_rate_cusum",
-        "ev_per_dollar_cusum",
-        "max_drawdown",
-    ]
-    assert data["kill_criteria"][2]["state"] == "running"
+    assert [k["name"] for k in data["kill_criteria"]] == ["protect", "max_drawdown"]
+    assert data["kill_criteria"][1]["state"] == "running"
     win_rate = data["gate_progress"]["criteria"][1]
     assert win_rate["name"] == "win_rate"
     assert 0.54 < win_rate["lower_bound"] < 0.6  # the first window's level: 96%

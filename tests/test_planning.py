@@ -651,9 +651,16 @@ def test_format_plan_names_the_method_and_shows_the_monte_carlo_error() -> None:
     assert "* at or below the bar (win rate 0.600)" in text
     assert "note: min_days_after_prev=14 left out" in text
     kill = next(i for i, line in enumerate(lines) if line.startswith("kill switch at every stage"))
-    row = lines[kill + 3].split()
-    assert row[:3] == ["0.65", "*", "99.6%"] or row[:2] == ["0.65", "*"]
-    assert row[3].startswith("±")
+    assert lines[kill + 1].split()[:5] == ["win", "rate", "EV/$", "money", "P(kill)"]
+    row = next(line for line in lines[kill:] if line.split()[:1] == ["0.65"]).split()
+    assert row[:5] == ["0.65", "*", "+0.300", "profitable", "99.6%"] or row[:4] == [
+        "0.65",
+        "*",
+        "+0.300",
+        "profitable",
+    ]
+    assert row[5].startswith("±")
+    assert "money: a losing stage (EV/$ <= 0, win rate <= 0.5) is killed with at least" in text
     assert row[-1] == "MC"
     assert "MC = Monte Carlo, 1,000 runs (seed 0), ± one standard error" in text
 

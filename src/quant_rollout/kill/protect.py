@@ -137,10 +137,6 @@ class Protect(BuiltInKillCriterion):
             raise ConfigError(str(exc).replace("EvPerDollarCusum.", f"{owner}.")) from None
 
     @property
-    def name(self) -> str:
-        return self.against
-
-    @property
     def level(self) -> float:
         """The EV per dollar at or below which the stage must be killed."""
         if self.against == "losing_money":
@@ -182,14 +178,15 @@ class Protect(BuiltInKillCriterion):
             return model
         return dataclasses.replace(
             model,
-            text=f"{self.against}: {model.text}",
+            text=f"protect against {self.against}: {model.text}",
             detect_ev=self.level,
             purpose=self.describe_purpose(),
         )
 
 
 class _PurposeTracker(KillTrackerBase):
-    """The chart's tracker, its reasons led by the purpose (``losing_money: CUSUM ...``)."""
+    """The chart's tracker, its reasons led by the purpose (``protect against
+    losing_money: CUSUM ...``)."""
 
     def __init__(self, purpose: str, inner: KillTrackerBase) -> None:
         self.purpose = purpose
@@ -212,7 +209,9 @@ class _PurposeTracker(KillTrackerBase):
         if reason.startswith(chart):
             reason = reason[len(chart) :]
         if judgement.verdict is Verdict.MET:
-            reason = f"{self.purpose}: {reason}"
+            reason = f"protect against {self.purpose}: {reason}"
+        else:
+            reason = f"against {self.purpose}: {reason}"
         return Judgement(judgement.verdict, reason)
 
     @property

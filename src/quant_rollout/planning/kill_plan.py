@@ -57,6 +57,7 @@ class StageKillModel:
     proof: Optional[GateProof]
     notes: Tuple[str, ...]
     detects: Tuple[float, ...] = ()
+    money: Tuple[float, ...] = ()
     purposes: Tuple[str, ...] = ()
 
     @property
@@ -93,9 +94,11 @@ def stage_kill_model(
     left_out: Dict[str, List[str]] = {}  # why -> criteria
     models: List[KillModel] = []
     simulated: List[int] = []
-    # Win rates given rows of their own: break-even (where money starts to be lost),
-    # and each criterion's level to catch and level where its false kills are stated.
-    detects: List[float] = [payoff.win_rate_for_ev(0.0)]
+    # Win rates given rows of their own: each criterion's level to catch (detects);
+    # break-even, where money starts to be lost, each criterion's level where its false
+    # kills are stated and the halfway level between the two (money).
+    detects: List[float] = []
+    money: List[float] = [payoff.win_rate_for_ev(0.0)]
     purposes: List[str] = []
     for i, c in enumerate(kill.criteria):
         model = c.plan_model(context) if isinstance(c, Criterion) else None
@@ -112,18 +115,18 @@ def stage_kill_model(
             if model.tolerated_ev is not None:
                 tolerated.append(payoff.win_rate_for_ev(model.tolerated_ev))
                 ev_tolerated.append(model.tolerated_ev)
-                detects.append(payoff.win_rate_for_ev(model.tolerated_ev))
+                money.append(payoff.win_rate_for_ev(model.tolerated_ev))
+            # Halfway between the two levels a CUSUM's steps have mean 0 (about: exactly
+            # for the EV chart): the edge of the band of levels it kills sooner or later.
             if model.detect is not None:
                 detects.append(model.detect)
                 if model.tolerated is not None:
-                    detects.append((model.detect + model.tolerated) / 2)
+                    money.append((model.detect + model.tolerated) / 2)
             if model.detect_ev is not None:
-                detects.append(payoff.win_rate_for_ev(model.detect_ev))
+                money.append(payoff.win_rate_for_ev(model.detect_ev))
                 if model.tolerated_ev is not None:
-                    # Halfway: where a CUSUM's steps have mean 0, the edge of the band of
-                    # profitable levels it kills sooner or later.
                     middle = (model.detect_ev + model.tolerated_ev) / 2
-                    detects.append(payoff.win_rate_for_ev(middle))
+                    money.append(payoff.win_rate_for_ev(middle))
             if model.purpose is not None:
                 purposes.append(model.purpose)
         else:
@@ -143,7 +146,8 @@ def stage_kill_model(
         simulated=tuple(simulated),
         proof=proof if simulated else None,
         notes=tuple(dict.fromkeys(notes)),
-        detects=tuple(dict.fromkeys(_tidy(d) for d in detects if 0.0 < d < 1.0)),
+        detects=tuple(dict.fromkeys(detects)),
+        money=tuple(dict.fromkeys(_tidy(d) for d in money if 0.0 < d < 1.0)),
         purposes=tuple(dict.fromkeys(purposes)),
     )
 
@@ -336,7 +340,11 @@ def _win_rate_rows(
 
 
 def _detects(model: StageKillModel) -> List[float]:
-    return list(model.detects) if model.text else []
+    return list(model.detects)
+
+
+def _money(model: StageKillModel) -> List[float]:
+    return list(model.money) if model.text else []
 
 
 def _with_money(rows: Sequence[PlanRow], payoff: Payoff) -> Tuple[PlanRow, ...]:
@@ -364,7 +372,7 @@ def plan_kills(
     by_rate = _win_rate_rows(setting, models, rate_scans, rates)
     drops = [] if drop is None else [drop]
     for m in models:
-        drops += _detects(m)
+        drops += _detects(m) + _money(m)
     levels = [d for d in dict.fromkeys(drops) if d not in rates]
     by_drop = _win_rate_rows(setting, models, rate_scans, levels)
     by_ev = _ev_rows(setting, models, [b for _, b in keyed], evs)
@@ -378,6 +386,14 @@ def plan_kills(
             rows=_with_money([by_rate[p][i] for p in rates], payoff),
             detection=_with_money(
                 [by_drop[d][i] for d in by_drop if d == drop or d in _detects(m)], payoff
+            ),
+            money=_with_money(
+                [
+                    by_drop[d][i]
+                    for d in by_drop
+                    if d in _money(m) and not (d == drop or d in _detects(m))
+                ],
+                payoff,
             ),
             ev_rows=tuple(by_ev[ev][i] for ev in by_ev) if m.text else (),
             notes=m.notes,

@@ -159,8 +159,11 @@ class KillPlan:
             unacceptable level of each win-rate CUSUM) that are not among ``rows``.
         ev_rows: one row per true EV level (only given a trade history).
         notes: what was left out of the model, and why.
-        break_even: the win rate at which the payoff's EV per dollar is 0: a row there
-            is always planned (in ``rows`` or ``detection``).
+        money: rows at the levels that matter in money and are not among the others:
+            break-even (EV per dollar 0 under the payoff), each criterion's level where
+            its false kills are stated, and halfway to the level it must catch.
+        break_even: the win rate at which the payoff's EV per dollar is 0 (a row there
+            is in ``rows``, ``detection`` or ``money``).
         purposes: what the criteria say they protect against (:class:`~quant_rollout.Protect`).
     """
 
@@ -172,12 +175,14 @@ class KillPlan:
     detection: Tuple[PlanRow, ...]
     ev_rows: Tuple[PlanRow, ...]
     notes: Tuple[str, ...]
+    money: Tuple[PlanRow, ...] = ()
     break_even: Optional[float] = None
     purposes: Tuple[str, ...] = ()
 
     def money_rows(self) -> Tuple[PlanRow, ...]:
-        """The win-rate rows and detection rows together, by level."""
-        return tuple(sorted(self.rows + self.detection, key=lambda r: r.level))
+        """Every win-rate row (``rows``, ``detection``, ``money``), once each, by level."""
+        by_level = {r.level: r for r in self.rows + self.detection + self.money}
+        return tuple(by_level[level] for level in sorted(by_level))
 
     def protection(self, horizon: int) -> Optional[str]:
         """What the kill switch does for the trader's money, in one sentence.
@@ -210,7 +215,7 @@ class KillPlan:
             if r.probability <= 0.0:
                 break
         if shown:
-            risks = ", ".join(f"{_share(r.probability)} at {r.ev_per_dollar:+.3f}/$" for r in shown)
+            risks = ", ".join(f"{_share(r.probability)} at {_ev(r.ev_per_dollar)}/$" for r in shown)
             said += f"; a profitable stage is killed with {risks}"
         if self.purposes:
             said = f"protects against {' and '.join(self.purposes)}: " + said
@@ -227,9 +232,15 @@ class KillPlan:
             "detection": [r.to_dict() for r in self.detection],
             "ev_rows": [r.to_dict() for r in self.ev_rows],
             "notes": list(self.notes),
+            "money": [r.to_dict() for r in self.money],
             "break_even": self.break_even,
             "purposes": list(self.purposes),
         }
+
+
+def _ev(ev: Optional[float]) -> str:
+    """An EV per dollar to three places, never ``-0.000``."""
+    return "-" if ev is None else f"{0.0 if abs(ev) < _MONEY_TOLERANCE else ev:+.3f}"
 
 
 def _share(p: float) -> str:

@@ -61,7 +61,7 @@ def format_plan(report: PlanReport) -> str:
         else:
             out += _wrap(f"kill switch {where}: {k.kill_switch}", indent="  ")
             out += _table(k.money_rows(), "P(kill)", report)
-            if k.tolerated is not None and any(r.false_alarm for r in k.rows + k.detection):
+            if k.tolerated is not None and any(r.false_alarm for r in k.money_rows()):
                 out += _wrap(
                     f"* at or above win rate {k.tolerated:.3f}, where every criterion is met "
                     "on average: a kill there is false",
@@ -99,7 +99,7 @@ def _all_rows(report: PlanReport) -> List[PlanRow]:
     for t in report.transitions:
         rows += [*t.rows, *t.ev_rows]
     for k in report.kills:
-        rows += [*k.rows, *k.detection, *k.ev_rows]
+        rows += [*k.rows, *k.detection, *k.money, *k.ev_rows]
     return rows
 
 
@@ -168,7 +168,8 @@ def _table(rows: Sequence[PlanRow], event: str, report: PlanReport) -> List[str]
         cells = [_level(r)]
         if money:
             ev = r.ev_per_dollar
-            cells += ["-", "-"] if ev is None else [f"{ev:+.3f}", _money(r)]
+            ev_text = "-" if ev is None else f"{0.0 if abs(ev) < 1e-9 else ev:+.3f}"
+            cells += [ev_text, _money(r)]
         cells += [
             _percent(r.probability) + (f" ±{100 * se:.2f}" if se else ""),
             _trades(r.median_trades, r.median_se, horizon),
@@ -182,6 +183,13 @@ def _table(rows: Sequence[PlanRow], event: str, report: PlanReport) -> List[str]
         cells.append("exact" if r.method == EXACT else "MC")
         body.append(cells)
     widths = [max(len(h), *(len(c[i]) for c in body)) for i, h in enumerate(heads)]
+    if money and 2 + sum(widths) + 2 * (len(widths) - 1) > _WIDTH:
+        # Too wide with the days: the sign of EV/$ says it, and the sentence below.
+        cut = heads.index("money")
+        heads.pop(cut)
+        widths.pop(cut)
+        for cells in body:
+            cells.pop(cut)
     lines = ["  " + "  ".join(h.rjust(w) for h, w in zip(heads, widths)).rstrip()]
     for cells in body:
         lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths)).rstrip())

@@ -150,15 +150,17 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_DRAWDOWN_STAKES = 10
+_DRAWDOWN_STAKES = 50
 """``init --trades``: the drawdown limit, in typical (median) stakes."""
 
 
 def _scaled_to_trades(text: str, args: argparse.Namespace) -> Tuple[str, str]:
     """The example configuration with its money limits scaled to the trades' stakes.
 
-    The example's drawdown limit (25, account currency) can never fire on a bot that
-    stakes 0.001 BTC; ten typical stakes is a limit that can.
+    The example's drawdown limit (50, account currency) can never fire on a bot that
+    stakes 0.001 BTC; fifty typical stakes is a limit that can (the example's 50 at
+    the plan's stake of 1: tighter limits kill profitable stages, see the README's
+    "why these defaults").
     """
     history = _read_trades(args.trades, args)
     sizes = sorted(t.size for t in history.trades if t.size > 0)
@@ -169,7 +171,7 @@ def _scaled_to_trades(text: str, args: argparse.Namespace) -> Tuple[str, str]:
     stake = sizes[len(sizes) // 2]
     loss = float(f"{_DRAWDOWN_STAKES * stake:.3g}")
     daily = float(f"{2 * _DRAWDOWN_STAKES * stake:.3g}")
-    old = 'kind = "max_drawdown"\nloss = 25.0\n'
+    old = 'kind = "max_drawdown"\nloss = 50.0\n'
     if old not in text:  # pragma: no cover - the template and this function move together
         raise _CommandError("the example configuration has no drawdown limit to scale")
     text = text.replace(
@@ -177,7 +179,7 @@ def _scaled_to_trades(text: str, args: argparse.Namespace) -> Tuple[str, str]:
         f'kind = "max_drawdown"\nloss = {loss!r}  # {_DRAWDOWN_STAKES} '
         f"typical stakes of {Path(args.trades).name}\n",
     )
-    text = text.replace("with `loss = 50` (per UTC day)", f"with `loss = {daily:g}` (per UTC day)")
+    text = text.replace("with `loss = 100` (per UTC day)", f"with `loss = {daily:g}` (per UTC day)")
     note = (
         f"drawdown limit {loss:g}: {_DRAWDOWN_STAKES} times the median size ({stake:g}) of "
         f"the {len(history.trades)} trades in {args.trades}"
