@@ -27,6 +27,7 @@ from quant_rollout import (
     KillSwitch,
     ManualClock,
     MaxDrawdown,
+    Protect,
     Rollout,
     RolloutAction,
     Stage,
@@ -228,15 +229,16 @@ def test_median_trades_to_advance_a_65_percent_strategy_past_a_55_percent_bar() 
 
 def _recommended_kill_switch() -> KillSwitch:
     """The kill switch of ``quant-rollout init``'s recommended configuration, with its
-    drawdown limit (money, so it depends on the stakes) set to 20 of these $5 stakes."""
+    drawdown limit (money, so it depends on the stakes) set to 50 of these $5 stakes,
+    as ``init --trades`` would."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "rollout.toml"
         path.write_text(EXAMPLE_CONFIG, encoding="utf-8")
         kill = load_config(path).kill_switch
     criteria = tuple(
-        MaxDrawdown(loss=100.0) if isinstance(c, MaxDrawdown) else c for c in kill.criteria
+        MaxDrawdown(loss=250.0) if isinstance(c, MaxDrawdown) else c for c in kill.criteria
     )
-    assert [type(c) for c in criteria] == [WinRateCusum, EvPerDollarCusum, MaxDrawdown]
+    assert [type(c) for c in criteria] == [Protect, MaxDrawdown]
     return dataclasses.replace(kill, criteria=criteria)
 
 
