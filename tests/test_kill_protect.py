@@ -158,12 +158,14 @@ def test_it_fires_exactly_where_its_chart_does_and_says_why_in_its_words(seed: i
     plain = EvPerDollarCusum(0.0, expected=0.1)
     mine, theirs = protect.tracker(None), plain.tracker(None)
     at = _alarm(mine, trades)
-    assert at is not None and at == _alarm(theirs, trades)
+    assert at is not None
+    assert at == _alarm(theirs, trades)
     reason = mine.judge().reason
     assert reason.startswith("protect against losing_money: CUSUM ")
-    assert reason[len("protect against losing_money: ") :] == theirs.judge().reason[
-        len("ev_per_dollar_cusum: ") :
-    ]
+    assert (
+        reason[len("protect against losing_money: ") :]
+        == theirs.judge().reason[len("ev_per_dollar_cusum: ") :]
+    )
 
 
 def test_a_kill_switch_trips_with_the_purpose_in_its_reason() -> None:
@@ -174,7 +176,8 @@ def test_a_kill_switch_trips_with_the_purpose_in_its_reason() -> None:
     )
     tripped, reason = kill.evaluate(_trades(0.3, 600, 1))
     assert tripped
-    assert reason is not None and reason.startswith("protect against losing_money: ")
+    assert reason is not None
+    assert reason.startswith("protect against losing_money: ")
 
 
 # ----------------------------------------------------------------------------- monotone in returns
@@ -228,9 +231,7 @@ def test_the_plan_says_what_the_kill_switch_does_for_the_money() -> None:
     # break-even, halfway (+0.10/$: where the chart's steps have mean 0) and the
     # level where false kills are stated (+0.20/$), besides the rows asked for
     assert levels == [0.45, 0.5, 0.55, 0.6, 0.65]
-    assert [r.ev_per_dollar for r in kill.money_rows()] == pytest.approx(
-        [-0.1, 0.0, 0.1, 0.2, 0.3]
-    )
+    assert [r.ev_per_dollar for r in kill.money_rows()] == pytest.approx([-0.1, 0.0, 0.1, 0.2, 0.3])
     assert [r.losing for r in kill.money_rows()] == [True, True, False, False, False]
     zero = kill.money_rows()[1]
     said = kill.protection(300)
@@ -256,7 +257,8 @@ def test_the_break_even_row_is_exact_when_the_kill_is_a_lone_win_rate_chart() ->
     (kill,) = report.kills
     assert kill.break_even == pytest.approx(0.4)
     row = next(r for r in kill.money_rows() if math.isclose(r.level, 0.4))
-    assert row.method == "exact" and row.ev_per_dollar == pytest.approx(0.0)
+    assert row.method == "exact"
+    assert row.ev_per_dollar == pytest.approx(0.0)
     h = criterion.threshold(0.65)
     assert row.probability == pytest.approx(
         cusum_alarm_probability(0.65, 0.45, h, 0.4, 500), abs=1e-12

@@ -75,6 +75,7 @@ from .win_rate_cusum import WinRateCusum
 
 __all__ = [
     "BUILTIN_CRITERIA",
+    "PURPOSES",
     "BuiltInKillCriterion",
     "EvPerDollarCusum",
     "IncrementalKillCriterion",
@@ -87,7 +88,6 @@ __all__ = [
     "MaxConsecutiveLosses",
     "MaxDailyLoss",
     "MaxDrawdown",
-    "PURPOSES",
     "Protect",
     "WinRateCusum",
     "criterion_name",

@@ -122,18 +122,17 @@ class Protect(BuiltInKillCriterion):
                     f"below which the stage is killed, got None"
                 )
             if name != needs and given:
+                only = "below_baseline" if name == "baseline" else "below_proven"
                 _owner_check(
                     owner,
                     name,
                     False,
-                    f"is only for against={'below_baseline' if name == 'baseline' else 'below_proven'!r}"
-                    f" (against={against!r} sets its own level)",
+                    f"is only for against={only!r} (against={against!r} sets its own level)",
                     getattr(self, name),
                 )
         try:
-            self.cusum
+            _ = self.cusum  # the chart's own checks, worded for this class's fields
         except ConfigError as exc:
-            # The chart's own checks, worded for this class's fields.
             raise ConfigError(str(exc).replace("EvPerDollarCusum.", f"{owner}.")) from None
 
     @property
