@@ -39,7 +39,8 @@ ROWS: Tuple[Tuple[str, str, float, int], ...] = (
         0.65,
         1,
     ),
-    ("the same for a 60% strategy, the level the canary gate proves", "canary kill", 0.60, 1),
+    ("the same for a 55% strategy, which makes +0.10 a dollar", "canary kill", 0.55, 1),
+    ("the same for a break-even strategy, 50%", "canary kill", 0.50, 1),
     ("trades to catch a drop to 45% at the canary stage (median)", "canary kill", 0.45, 2),
 )
 
@@ -69,6 +70,10 @@ def cell(output: str, table: str, level: float, column: int) -> str:
             for i, t in enumerate(lines)
             if t.startswith("kill switch at") and ("every stage" in t or "1 (canary)" in t)
         )
+    # A kill table's money columns (EV/$, and money when it fits) come after the level.
+    header = next(t for t in lines[title + 1 :] if t.startswith("  win rate"))
+    if table != "canary gate":
+        column += ("    EV/$" in header) + (" money " in header)
     for line in lines[title + 1 :]:
         if not line.startswith("  "):
             break

@@ -42,7 +42,7 @@ Keys:
     rollout never runs with a kill switch its owner did not choose; an empty
     ``[kill_switch]`` table takes the defaults.
 ``[[kill_switch.criteria]]`` (optional, any number)
-    One table per kill criterion: ``kind`` names it (``win_rate_cusum``,
+    One table per kill criterion: ``kind`` names it (``protect``, ``win_rate_cusum``,
     ``ev_per_dollar_cusum``, ``max_drawdown``, ``max_consecutive_losses``,
     ``max_daily_loss``; see :mod:`quant_rollout.kill`) and the other keys are the
     keyword arguments of its class::
