@@ -303,9 +303,9 @@ def _stages() -> Tuple[Stage, ...]:
 def test_a_rollout_with_the_recommended_kill_switch_keeps_a_good_strategy() -> None:
     """Through Rollout.tick on a MemoryStore: a 65% strategy (EV 0.30 per dollar)
     advances past a 55% confidence gate (with its EV floor), then holds its level for
-    2,000 trades under the recommended kill switch (CUSUMs on what the gate proved,
-    2.5% each; drawdown 20 stakes). Measured over 100 paths: median 115 trades to
-    advance (ticking every 5 trades); one kill, by the drawdown limit, none by a CUSUM."""
+    2,000 trades under the recommended kill switch (protect against losing money,
+    false kills stated at +0.10 a dollar, 2.5%; drawdown 50 stakes). Measured over 100
+    paths: median 135 trades to advance (ticking every 5 trades); no kill."""
     kill = _recommended_kill_switch()
     advances: List[int] = []
     kills = 0

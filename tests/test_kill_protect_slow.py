@@ -85,7 +85,7 @@ def _agree(found: int, paths: int, planned: float, planned_se: float) -> None:
 
 def test_a_stage_making_ten_cents_a_dollar_is_rarely_killed() -> None:
     """+0.10 per dollar (55% at even money): the promised 2.5% within 2,000 trades,
-    within Monte Carlo error, and the plan's figure. Measured: see the README."""
+    within Monte Carlo error, and the plan's figure (2.6%). Measured: 11 of 400."""
     kill = _init_kill_switch()
     paths = 400
     kills = sum(_kill_at(kill, 0.55, seed)[0] is not None for seed in range(paths))
@@ -95,7 +95,8 @@ def test_a_stage_making_ten_cents_a_dollar_is_rarely_killed() -> None:
 
 def test_a_break_even_stage_is_killed_as_planned() -> None:
     """EV 0 per dollar (50%): killed within 2,000 trades as often as the plan says
-    (about 96%), and by the purpose's chart far more often than by the drawdown."""
+    (95.9%), and by the purpose's chart far more often than by the drawdown.
+    Measured: 187 of 200, every one by the chart, median 810 trades."""
     kill = _init_kill_switch()
     paths = 200
     results = [_kill_at(kill, 0.50, 10_000 + seed) for seed in range(paths)]
@@ -108,9 +109,12 @@ def test_a_break_even_stage_is_killed_as_planned() -> None:
 
 
 def test_a_stage_losing_ten_cents_a_dollar_dies_within_a_few_hundred_trades() -> None:
-    """-0.10 per dollar (45%): every path killed, the median delay as planned (about
-    380 trades: 50 to calibrate, then the chart's drift of 0.15 a trade to its
-    threshold of about 49)."""
+    """-0.10 per dollar (45%): every path killed, the median delay about as planned
+    (377 trades: 50 to calibrate, then the chart's drift of 0.15 a trade to its
+    threshold of about 49). Measured: median 350 over 100 paths. The plan designs the
+    chart from a sample at exactly the expected proportion of wins; at run time it
+    calibrates on the stage's own first 50 trades, whose spread varies, and a
+    narrower one gives a lower threshold: the plan is a little slow here."""
     kill = _init_kill_switch()
     paths = 100
     delays = [_kill_at(kill, 0.45, 20_000 + seed)[0] for seed in range(paths)]
@@ -121,4 +125,4 @@ def test_a_stage_losing_ten_cents_a_dollar_dies_within_a_few_hundred_trades() ->
     row = next(r for r in report.kills[0].money_rows() if math.isclose(r.level, 0.45))
     assert row.median_trades is not None
     # ticks every 10 trades round the delay up by up to 9
-    assert abs(median - row.median_trades) <= 40, (median, row.median_trades)
+    assert row.median_trades - 60 <= median <= row.median_trades + 20, (median, row.median_trades)
