@@ -270,3 +270,29 @@ def test_the_break_even_row_is_exact_when_the_kill_is_a_lone_win_rate_chart() ->
 def test_a_switch_with_no_criterion_running_has_no_protection_sentence() -> None:
     report = plan(_config(EvPerDollarCusum(0.0)), win_rates=[0.5], horizon=50, paths=100)
     assert all(k.protection(50) is None for k in report.kills)
+
+
+def test_a_losing_stage_dies_after_about_threshold_over_drift_trades() -> None:
+    """The delay the module quotes, ``h / (k - b)``, against Wald's identity: a chart
+    with steps of mean ``k - r`` > 0 first reaching ``h`` from 0 takes E[T] trades with
+    ``(k - r) E[T] = h + E[overshoot]`` when it never touches 0 again, and the
+    overshoot is below one step (at most ``k + 1`` here). Simulated through the
+    criterion's own tracker, 400 stages at EV per dollar -0.2 (40% at even money)."""
+    protect = Protect("losing_money", expected=0.2, sample_returns=SAMPLE, horizon=300)
+    reference, threshold = protect.cusum.design(SAMPLE, 0.2)
+    assert reference == pytest.approx(0.1)  # halfway between 0.2 and 0
+    drift = reference - (-0.2)
+    rng = random.Random(5)
+    times = []
+    for _ in range(400):
+        tracker = protect.tracker(None)
+        n = 0
+        while tracker.state() is not Verdict.MET:
+            n += 1
+            tracker.add(minute_trade(n, 1.0 if rng.random() < 0.4 else -1.0))
+        times.append(n)
+    mean = sum(times) / len(times)
+    se = math.sqrt(sum((t - mean) ** 2 for t in times) / (len(times) - 1) / len(times))
+    low, high = threshold / drift, (threshold + reference + 1.0) / drift
+    # Returns to 0 can only add time; at this drift they add little.
+    assert low - 3 * se <= mean <= 1.1 * high + 3 * se, (low, mean, high)
