@@ -63,26 +63,26 @@ def test_the_example_fits_the_polymarket_bot(tmp_path: Path) -> None:
 def test_a_drawdown_limit_in_dollars_never_fires_on_a_tiny_stake(tmp_path: Path) -> None:
     trades = read_trades(tiny_polymarket(tmp_path)).trades
     warnings = by_key(scale_warnings(example(tmp_path), trades))
-    assert set(warnings) == {"kill_switch.criteria[2].loss"}
-    w = warnings["kill_switch.criteria[2].loss"]
+    assert set(warnings) == {"kill_switch.criteria[1].loss"}
+    w = warnings["kill_switch.criteria[1].loss"]
     worst, at_most = worst_case(trades)
-    assert w.value == 25.0
+    assert w.value == 50.0
     assert f"at most {at_most:.3g}" in w.figure
     assert f"lose at worst {worst:.1%} of a stake" in w.figure
     assert w.figure.startswith("can never fire: the 308 trades stake 0.9 in all")
     median = sorted(t.size for t in trades)[len(trades) // 2]
     assert median == 0.002
-    assert w.suggestion == "loss = 0.02 (10 typical stakes of 0.002)"
-    assert w.message("rollout.toml").startswith("rollout.toml: kill_switch.criteria[2].loss = 25: ")
+    assert w.suggestion == "loss = 0.1 (50 typical stakes of 0.002)"
+    assert w.message("rollout.toml").startswith("rollout.toml: kill_switch.criteria[1].loss = 50: ")
 
 
 @pytest.mark.skipif(not FREQTRADE_TINY.exists(), reason="the shared freqtrade fixture is absent")
 def test_freqtrade_s_own_0_001_btc_fixture(tmp_path: Path) -> None:
     trades = read_trades(FREQTRADE_TINY).trades
     warnings = by_key(scale_warnings(example(tmp_path), trades))
-    w = warnings["kill_switch.criteria[2].loss"]
+    w = warnings["kill_switch.criteria[1].loss"]
     assert "the 179 trades stake 0.179 in all" in w.figure
-    assert w.suggestion.startswith("loss = 0.01 ")
+    assert w.suggestion.startswith("loss = 0.05 ")
     # The fixture was edited by hand: some trades lose three times their stake.
     assert warnings["stages[1].gate.max_loss_per_dollar"].suggestion == "max_loss_per_dollar = 3.1"
 
@@ -165,8 +165,8 @@ def test_validate_with_trades_warns_and_strict_refuses(
     assert code == 0, err
     assert f"against 308 trades of {tiny}: 1 warning" in out
     flat = " ".join(out.split())
-    assert f"warning: {cfg}: kill_switch.criteria[2].loss = 25: can never fire" in flat
-    assert "try loss = 0.02 (10 typical stakes of 0.002)" in flat
+    assert f"warning: {cfg}: kill_switch.criteria[1].loss = 50: can never fire" in flat
+    assert "try loss = 0.1 (50 typical stakes of 0.002)" in flat
     assert max(len(line) for line in out.splitlines() if str(tmp_path) not in line) <= 80
     code, _, _ = run(capsys, "validate", str(cfg), "--trades", str(tiny), "--strict")
     assert code == 1

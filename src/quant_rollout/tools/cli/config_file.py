@@ -10,7 +10,7 @@ from typing import List, Tuple
 
 from ...errors import ConfigFileError
 from ..config import EXAMPLE_CONFIG, LoadedConfig, as_loaded_config, format_duration, load_config
-from ..scale import scale_warnings
+from ..scale import _DAILY_STAKES, _DRAWDOWN_STAKES, scale_warnings
 from .common import (
     DEFAULT_CONFIG,
     EXIT_ERROR,
@@ -150,10 +150,6 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_DRAWDOWN_STAKES = 50
-"""``init --trades``: the drawdown limit, in typical (median) stakes."""
-
-
 def _scaled_to_trades(text: str, args: argparse.Namespace) -> Tuple[str, str]:
     """The example configuration with its money limits scaled to the trades' stakes.
 
@@ -170,7 +166,7 @@ def _scaled_to_trades(text: str, args: argparse.Namespace) -> Tuple[str, str]:
         )
     stake = sizes[len(sizes) // 2]
     loss = float(f"{_DRAWDOWN_STAKES * stake:.3g}")
-    daily = float(f"{2 * _DRAWDOWN_STAKES * stake:.3g}")
+    daily = float(f"{_DAILY_STAKES * stake:.3g}")
     old = 'kind = "max_drawdown"\nloss = 50.0\n'
     if old not in text:  # pragma: no cover - the template and this function move together
         raise _CommandError("the example configuration has no drawdown limit to scale")
