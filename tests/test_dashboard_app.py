@@ -27,7 +27,7 @@ else:
 
 from streamlit.testing.v1 import AppTest
 
-from quant_rollout import ManualClock, Rollout
+from quant_rollout import ManualClock, Rollout, TradeOutcome
 from quant_rollout.dashboard.settings import (
     SETTINGS_ENV,
     TOKEN_ENV,
@@ -489,3 +489,78 @@ def test_the_rollout_view_says_what_the_bot_has_not_been_told(
     assert told in _texts(at.warning)
     captions = "\n".join(_texts(at.caption))
     assert "last: #9 promote (promoted by hand) by ana" in captions
+
+
+EXPERIMENT_CONFIG = """\
+state_path = "arms.state.json"
+veto_window = "30m"
+
+[kill_switch]
+wr_threshold = "none"
+ev_threshold = "none"
+
+[[stages]]
+num = 0
+name = "baseline"
+params = {{ max_entry_price = 0.30 }}
+
+[[stages]]
+num = 1
+name = "arms"
+params = {{}}
+gate = {{ min_n = 5 }}
+[stages.experiment]
+control = "control"
+salt = "dash"
+[[stages.experiment.arms]]
+name = "control"
+params = {{ max_entry_price = 0.30 }}
+[[stages.experiment.arms]]
+name = "wide"
+params = {{ max_entry_price = 0.50 }}
+
+[[stages]]
+num = 2
+name = "full"
+params = {{ size = {size} }}
+"""
+
+
+def test_an_experiment_stage_shows_its_arms_where_the_gate_would_be(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # On an experiment stage the next stage has no gate: the experiment decides. The
+    # page must show the arms side by side, not "reached only by promote".
+    config = tmp_path / "arms.toml"
+    config.write_text(EXPERIMENT_CONFIG.format(size=10), encoding="utf-8")
+    start = END - timedelta(days=1)
+    clock = ManualClock(start)
+    rollout = Rollout.from_config(config, clock=clock)
+    # Stage 0 passes its gate (min_n = 5), then the veto window expires.
+    outcomes = [
+        TradeOutcome(1.0, 1.0, (start + timedelta(minutes=i)).isoformat()) for i in range(5)
+    ]
+    clock.advance(minutes=10)
+    rollout.tick(outcomes)
+    clock.advance(minutes=40)
+    assert rollout.tick(outcomes).to_stage == 1
+    for i in range(6):
+        at = start + timedelta(minutes=60 + i)
+        arm = rollout.route(f"signal-{i}").arm
+        outcomes.append(TradeOutcome(1.0, 1.0, at.isoformat(), metadata={"arm": arm}))
+    clock.advance(minutes=10)
+    rollout.tick(outcomes, opportunities={"control": 3, "wide": 3})
+    trade_file = tmp_path / "arms.trades.csv"
+    lines = ["timestamp,pnl,size,arm"]
+    lines += [
+        f"{t.timestamp},{t.pnl},{t.size},{t.metadata.get('arm', '') if t.metadata else ''}"
+        for t in outcomes
+    ]
+    trade_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    at = _app(monkeypatch, [RolloutEntry("arms", config, trade_file)], open_key="arms")
+    said = "\n".join(_texts(at.markdown))
+    assert "runs the winner of this stage's experiment" in said
+    assert "reached only by promote" not in said
+    table = "\n".join(_texts(at.code))
+    assert "control" in table
+    assert "wide" in table

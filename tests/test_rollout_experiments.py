@@ -482,3 +482,52 @@ def test_validate_shows_the_arms_and_who_decides_the_next_stage(config: Path) ->
     out = cli(config, ManualClock(T0), "validate")
     assert "arms: control (control) 50%, wide 25%, narrow 25%; decides on win_rate" in out
     assert "the experiment on stage 1 promotes its winner" in out
+
+
+def test_plan_says_the_experiment_decides_the_stage_after_it(tmp_path: Path) -> None:
+    # The stage after an experiment has no gate of its own: plan must say what
+    # decides the move (and where its power figures are), not "reached only by promote".
+    from quant_rollout.planning import format_plan, plan
+    from quant_rollout.tools.config import load_config
+
+    config = tmp_path / "arms.toml"
+    config.write_text(PLAN_EXPERIMENT_CONFIG, encoding="utf-8")
+    report = plan(load_config(config), paths=100, horizon=100)
+    move = report.transitions[1]
+    assert move.gate is None
+    assert move.rows == ()
+    assert move.experiment is not None
+    assert "control 50%, wide 50%" in move.experiment
+    assert "win_rate at 0.95 confidence" in move.experiment
+    text = format_plan(report)
+    assert "reached only by promote" not in text
+    assert "quant-rollout plan-experiment --confidence 0.95 --margin 0 --weight 0.5" in " ".join(
+        text.split()
+    )
+    assert report.to_dict()["transitions"][1]["experiment"] == move.experiment
+
+
+PLAN_EXPERIMENT_CONFIG = """\
+state_path = "arms.state.json"
+[kill_switch]
+wr_threshold = "none"
+ev_threshold = "none"
+[[stages]]
+num = 0
+params = { max_entry_price = 0.30 }
+[[stages]]
+num = 1
+params = {}
+gate = { min_n = 20 }
+[stages.experiment]
+control = "control"
+[[stages.experiment.arms]]
+name = "control"
+params = { max_entry_price = 0.30 }
+[[stages.experiment.arms]]
+name = "wide"
+params = { max_entry_price = 0.50 }
+[[stages]]
+num = 2
+params = { size = 10 }
+"""

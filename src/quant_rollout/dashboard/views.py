@@ -298,6 +298,13 @@ def _gate(snap: Snapshot) -> None:
         st.write("This is the last stage: no gate ahead.")
         return
     target = snap.rollout.config.stage(target_num) if snap.rollout else None
+    if st_.experiment_text is not None:
+        st.write(
+            f"Stage {stage_label(snap.rollout, target_num)} runs the winner of this stage's "
+            "experiment: a candidate that beats control with confidence opens the veto window."
+        )
+        st.code(st_.experiment_text, language=None)
+        return
     if target is None or target.gate is None:
         st.write(
             f"Stage {stage_label(snap.rollout, target_num)} has no gate: reached only by promote."

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
 
+from ..arms import Experiment
 from ..engine import Stage, windowed_gate
 from ..gates import (
     AfterDays,
@@ -290,6 +291,11 @@ def plan_gate(
 ) -> GatePlan:
     """The plan of the gate into ``after``, judged on the trades of ``before``."""
     gate = after.gate
+    if before.experiment is not None:
+        text, notes = _experiment_text(before.experiment)
+        return GatePlan(
+            before.label, after.label, None, None, None, (), (), notes, experiment=text
+        )
     if gate is None:
         return GatePlan(before.label, after.label, None, None, None, (), (), ())
     model = gate_model(gate, setting.payoff, setting.tpd)
@@ -303,3 +309,27 @@ def plan_gate(
         ev_rows=tuple(_ev_rows(setting, model, after.num, evs)),
         notes=model.notes,
     )
+
+
+def _experiment_text(experiment: Experiment) -> Tuple[str, Tuple[str, ...]]:
+    """What decides the move out of an experiment stage, and where its figures are."""
+    arms = ", ".join(
+        f"{arm.name} {weight:.0%}" for arm, weight in zip(experiment.arms, experiment.weights)
+    )
+    text = (
+        f"the experiment decides: arms {arms} (control {experiment.control!r}); a candidate "
+        f"better than control by more than {experiment.margin:g} on "
+        f"{experiment.metric.value} at {experiment.confidence:g} confidence wins, and its "
+        "params run here after the veto window"
+    )
+    weight = next(
+        w for arm, w in zip(experiment.arms, experiment.weights) if arm.name != experiment.control
+    )
+    notes = (
+        "an experiment compares arms run side by side, not a stage against a bar, so it has "
+        "no rows here: for the chance and the trades to declare a better candidate, and the "
+        "false-winner rate at equal arms, run `quant-rollout plan-experiment --confidence "
+        f"{experiment.confidence:g} --margin {experiment.margin:g} --weight {weight:g}` "
+        "(on win rate)",
+    )
+    return text, notes

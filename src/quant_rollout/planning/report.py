@@ -105,7 +105,7 @@ class GatePlan:
         from_stage: the stage whose trades are the evidence, as ``"0 (baseline)"``.
         to_stage: the stage the gate leads to.
         gate: the gate's criteria as text, or None when the stage has no gate
-            (reached only by promote; then there are no rows).
+            (reached by promote, or by an experiment's winner; then there are no rows).
         bar: the gate's bar as a win rate: the least true win rate whose expected
             results meet every criterion (None when no criterion sets one). Passing at
             or below it is a false advance.
@@ -113,6 +113,8 @@ class GatePlan:
         rows: one row per true win rate.
         ev_rows: one row per true EV level (only given a trade history).
         notes: what was left out of the model, and why.
+        experiment: when ``from_stage`` runs an experiment, what decides the move
+            (its arms, weights, metric and confidence); None otherwise.
     """
 
     from_stage: str
@@ -123,6 +125,7 @@ class GatePlan:
     rows: Tuple[PlanRow, ...]
     ev_rows: Tuple[PlanRow, ...]
     notes: Tuple[str, ...]
+    experiment: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """The transition as JSON-ready data."""
@@ -130,6 +133,7 @@ class GatePlan:
             "from_stage": self.from_stage,
             "to_stage": self.to_stage,
             "gate": self.gate,
+            "experiment": self.experiment,
             "bar": self.bar,
             "ev_bar": self.ev_bar,
             "rows": [r.to_dict() for r in self.rows],

@@ -33,6 +33,11 @@ def format_plan(report: PlanReport) -> str:
     for t in report.transitions:
         out.append("")
         title = f"gate {t.from_stage} -> {t.to_stage}: "
+        if t.experiment is not None:
+            out += _wrap(title + t.experiment, indent="  ")
+            for note in t.notes:
+                out += _wrap(f"note: {note}", first="  ", indent="    ")
+            continue
         if t.gate is None:
             out.append(title + "none (reached only by promote)")
             continue
