@@ -39,17 +39,18 @@ def _expected(
 class _Recorder:
     """A tracker that remembers the order it was fed in."""
 
-    def __init__(self, order_sensitive: bool) -> None:
+    def __init__(self, order_sensitive: bool, arrival_order: bool = False) -> None:
         self.order_sensitive = order_sensitive
+        self.arrival_order = arrival_order
         self.seen: List[TradeOutcome] = []
 
     def add(self, trade: TradeOutcome) -> None:
         self.seen.append(trade)
 
 
-def _recorders(order_sensitive: bool) -> Any:
+def _recorders(order_sensitive: bool, arrival_order: bool = False) -> Any:
     def make(epoch: Tuple[Any, ...]) -> Mapping[str, EvidenceTracker]:
-        return {"rec": _Recorder(order_sensitive)}
+        return {"rec": _Recorder(order_sensitive, arrival_order)}
 
     return make
 
@@ -226,18 +227,19 @@ _TRADES = st.lists(
     cuts=st.lists(st.integers(0, 50), max_size=8),
     since_offset=st.none() | st.integers(0, 500),
     capacity=st.integers(1, 12),
-    order_sensitive=st.booleans(),
+    order=st.sampled_from(["any", "time", "arrival"]),
 )
 def test_incremental_feed_equals_a_fresh_build_from_the_whole_list(
     trades: List[TradeOutcome],
     cuts: List[int],
     since_offset: Optional[int],
     capacity: int,
-    order_sensitive: bool,
+    order: str,
 ) -> None:
     since = None if since_offset is None else (T0 + since_offset) * 1_000_000
-    feed = EvidenceFeed(capacity, _recorders(order_sensitive))
+    feed = EvidenceFeed(capacity, _recorders(order != "any", order == "arrival"))
     prefixes = [*sorted(min(c, len(trades)) for c in cuts), len(trades)]
+    first: Optional[StageEvidence] = None
     for end in prefixes:
         prefix = trades[:end]
         ev = feed.evidence(prefix, since, (1, since))
@@ -245,9 +247,15 @@ def test_incremental_feed_equals_a_fresh_build_from_the_whole_list(
         assert ev.metrics() == metrics
         assert tuple(ev.recent()) == recent
         fed = ev.trackers["rec"].seen  # type: ignore[attr-defined]
-        if order_sensitive:
+        if order == "time":
             # Replayed in time order, each admitted trade once.
             assert tuple(fed) == _expected(prefix, since, len(prefix) + 1)[1]
+        elif order == "arrival":
+            # In list order, append-only: the feed never rebuilt for a late trade.
+            admitted = [t for t in prefix if since is None or t.instant_us >= since]
+            assert list(map(id, fed)) == list(map(id, admitted))
+            first = first or ev
+            assert ev is first
         else:
             assert sorted(map(id, fed)) == sorted(map(id, _expected(prefix, since, 10**6)[1]))
 

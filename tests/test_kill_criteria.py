@@ -31,7 +31,7 @@ from quant_rollout import (
 )
 from quant_rollout.engine import RolloutConfig
 from quant_rollout.errors import ConfigError, ConfigFileError
-from quant_rollout.evidence import EvidenceFeed, StageEvidence
+from quant_rollout.evidence import EvidenceFeed, StageEvidence, kill_tracker_key
 from quant_rollout.gates import GateProof
 from quant_rollout.kill import KillCriterionStatus
 from quant_rollout.kill import win_rate_cusum as kill_wr
@@ -534,13 +534,21 @@ def test_a_rollout_kills_on_a_criterion_and_status_shows_each_one() -> None:
 # ----------------------------------------------------------------------------- rebuilds
 
 
-def _describe(evidence: StageEvidence, cfg: RolloutConfig) -> List[Any]:
+def _describe(evidence: StageEvidence, cfg: RolloutConfig, *, gate: bool = True) -> List[Any]:
+    """The evidence's metrics and trackers; without ``gate``, not the gate's tracker.
+
+    A gate judges the complete prefix append-only, and the feed is given no
+    ``complete_before`` here: a trade opened before one it already judged joins its
+    test at the end (``late``), which a fresh build, knowing no earlier ticks, puts
+    in time order. That is the gate's documented exception (its bot said a trade had
+    closed, and it had not); the kill switch has none.
+    """
     out: List[Any] = [evidence.metrics()]
     for key in sorted(evidence.trackers):
         tracker: Any = evidence.trackers[key]
         if hasattr(tracker, "verdict"):
             out.append((key, tracker.verdict(), tracker.describe()))
-        else:
+        elif gate:
             out.append((key, tracker.passes, tracker.cannot_pass, tracker.lower_bound, tracker.n))
     return out
 
@@ -578,12 +586,35 @@ _TRADES = st.lists(
 )
 
 
+def _fed_in_list_order(
+    trades: Sequence[TradeOutcome], proof: Optional[GateProof]
+) -> List[Tuple[Any, str]]:
+    """The definition: each criterion's fresh tracker fed the trades in list order."""
+    out: List[Tuple[Any, str]] = []
+    for c in _ALL.criteria:
+        tracker: Any = c.tracker(proof)  # type: ignore[union-attr]
+        for trade in trades:
+            tracker.add(trade)
+        out.append((tracker.verdict(), tracker.describe()))
+    return out
+
+
+def _kill_states(evidence: StageEvidence) -> List[Tuple[Any, str]]:
+    out: List[Tuple[Any, str]] = []
+    for i in range(len(_ALL.criteria)):
+        tracker: Any = evidence.trackers[kill_tracker_key(i)]
+        out.append((tracker.verdict(), tracker.describe()))
+    return out
+
+
 @settings(max_examples=60, deadline=None)
 @given(_TRADES, st.lists(st.integers(0, 60), max_size=6), st.sampled_from([None, PROOF]))
 def test_incremental_evidence_with_trackers_equals_a_rebuild(
     trades: List[TradeOutcome], cuts: List[int], proof: Optional[GateProof]
 ) -> None:
-    """Feeding a growing list tick by tick gives the trackers of one full rebuild."""
+    """Feeding a growing list tick by tick gives the trackers of one full rebuild, and
+    the kill's trackers hold what the list fed in its own order gives: a late trade
+    (opened before trades already counted) is added at the end, never replayed."""
     epoch = (0, None, proof)
     feed = EvidenceFeed(_CFG.recent_capacity, _CFG.make_trackers)
     for cut in [*sorted(cuts), len(trades)]:
@@ -592,17 +623,93 @@ def test_incremental_evidence_with_trackers_equals_a_rebuild(
         rebuilt = EvidenceFeed(_CFG.recent_capacity, _CFG.make_trackers).evidence(
             prefix, None, epoch
         )
-        assert _describe(incremental, _CFG) == _describe(rebuilt, _CFG)
+        assert _describe(incremental, _CFG, gate=not incremental.late) == _describe(
+            rebuilt, _CFG, gate=not incremental.late
+        )
         assert _ALL.judge_evidence(incremental) == _ALL.judge_evidence(rebuilt)
+        assert _kill_states(incremental) == _fed_in_list_order(prefix, proof)
         ordered = sorted(prefix, key=lambda t: t.instant_us)
         assert (
             _ALL.judge_evidence(rebuilt)[0]
             == any(
-                c.evaluate(ordered, proof)[0]
+                c.evaluate(prefix, proof)[0]
                 for c in _ALL.criteria  # type: ignore[union-attr]
             )
             or _ALL.judge_recent(ordered[-5:], len(ordered))[0]
         )
+        assert _ALL.judge_evidence(rebuilt) == (
+            _ALL.evaluate(prefix) if proof is None else _ALL.judge_evidence(rebuilt)
+        )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    _TRADES,
+    st.lists(
+        st.tuples(st.sampled_from(["grow", "drop_first", "forget", "new_epoch"]), st.integers(0, 9)),
+        max_size=8,
+    ),
+    st.sampled_from([None, PROOF]),
+)
+def test_a_rebuild_gives_the_kill_trackers_the_state_of_the_incremental_path(
+    trades: List[TradeOutcome], edits: List[Tuple[str, int]], proof: Optional[GateProof]
+) -> None:
+    """Whatever made the feed rebuild (the list lost its first trade, a restart, a new
+    window), the kill's trackers hold exactly what a feed that only ever grew holds."""
+    feed = EvidenceFeed(_CFG.recent_capacity, _CFG.make_trackers)
+    current: List[TradeOutcome] = []
+    pool = list(trades)
+    window = 0
+    for kind, n in [*edits, ("grow", 60)]:
+        if kind == "grow":
+            current, pool = current + pool[:n], pool[n:]
+        elif kind == "drop_first":
+            current = current[1:]
+        elif kind == "forget":
+            feed.forget()
+        else:
+            window += 1
+        epoch = (window, None, proof)
+        evidence = feed.evidence(current, None, epoch)
+        fresh = EvidenceFeed(_CFG.recent_capacity, _CFG.make_trackers).evidence(
+            current, None, epoch
+        )
+        assert _describe(evidence, _CFG, gate=not evidence.late) == _describe(
+            fresh, _CFG, gate=not evidence.late
+        )
+        assert _kill_states(evidence) == _fed_in_list_order(current, proof)
+
+
+def test_a_late_trade_is_added_at_the_end_of_the_kill_charts() -> None:
+    """A trade opened before trades already counted changes each chart only by being
+    added last (0.2 replayed the window in time order, re-drawing the charts' paths)."""
+    cusum = WinRateCusum(0.45, expected=0.65, false_kill_prob=0.025, horizon=2000)
+    switch = KillSwitch(
+        wr_threshold=None,
+        ev_threshold=None,
+        criteria=(cusum, MaxDrawdown(loss=50.0), MaxConsecutiveLosses(3)),
+    )
+    cfg = RolloutConfig((Stage(0, {}),), switch, 0)
+    feed = EvidenceFeed(cfg.recent_capacity, cfg.make_trackers)
+    epoch = (0, None, None)
+    # Two losses, then a win: the chart stands above 0; then a loss opened first.
+    trades = [_t(10, -1.0), _t(11, -1.0), _t(12, 1.0)]
+    before = feed.evidence(trades, None, epoch)
+    chart: Any = before.trackers[kill_tracker_key(0)]
+    expected = BernoulliCusum(0.65, 0.45, cusum.threshold(0.65))
+    for win in (False, False, True):
+        expected.update(win)
+    assert chart.chart.state_units == expected.state_units > 0
+    after = feed.evidence([*trades, _t(1, -1.0)], None, epoch)
+    expected.update(False)
+    chart = after.trackers[kill_tracker_key(0)]
+    assert (chart.chart.n, chart.chart.state_units) == (4, expected.state_units)
+    assert after is before  # no rebuild: the same evidence, one trade longer
+    # In time order the late loss would have come first: L L L W, three in a row.
+    streak: Any = after.trackers[kill_tracker_key(2)]
+    assert (streak.streak, streak.tripped) == (1, False)
+    drawdown: Any = after.trackers[kill_tracker_key(1)]
+    assert (drawdown.peak, drawdown.equity) == (0.0, -2.0)
 
 
 # ----------------------------------------------------------------------------- config files

@@ -20,6 +20,19 @@ Complete evidence
     a late arrival cannot re-draw a sequential test's path. The kill switch sees every
     closed trade at once (a loss should stop a stage as soon as it is known).
 
+Arrival order
+    The kill switch's sequential trackers (CUSUM charts, drawdown, losing streaks;
+    ``arrival_order = True``) take the window's trades in the order they appear in
+    the caller's list, append-only. A bot appends each trade when it closes, so this
+    is the order the results became known, the order the bot's realized equity moved
+    in; a trade opened earlier that closes later is simply added at the end, and
+    nothing already counted is re-read. The order is a function of the list alone,
+    so a rebuild (a new window, a restart, a list that changed other than at its
+    end) gives exactly the state the incremental path reached. Lookbacks ("the last
+    30 trades") and sums keep taking the latest trades by time, in any order. A
+    tracker that is ``order_sensitive`` without either attribute (0.2's contract) is
+    still replayed in time order: a late trade rebuilds the window for it.
+
 Trades stamped ahead of the clock
     A trade is stamped with the time it was opened, so it cannot be after the clock's
     now, unless the bot's clock and the rollout's disagree. The feed keeps every open
@@ -67,6 +80,7 @@ __all__ = [
     "TrackerKey",
     "TradesAhead",
     "experiment_tracker_key",
+    "feeds_in_time_order",
     "gate_tracker_key",
     "kill_tracker_key",
 ]
@@ -105,19 +119,34 @@ class TradesAhead:
 class EvidenceTracker(Protocol):
     """Per-trade state a criterion keeps over a stage's evidence (e.g. a CUSUM sum).
 
-    ``add`` is called once per trade of the window, in time order, and must cost O(1).
-    A tracker that can refuse a trade (an experiment's, for a trade naming no arm) has
-    a ``check(trade, index)`` method raising what ``add`` would: every new trade of a
-    call is checked before any is added, so a refused trade changes nothing.
-    A tracker whose result depends on the order of trades sets ``order_sensitive``;
-    then a late trade (older than one already counted) rebuilds the evidence so the
-    trades are replayed in time order. A tracker with a true ``complete_evidence``
-    attribute (a gate's test) is fed only the complete prefix, append-only, instead.
+    ``add`` is called once per trade of the window and must cost O(1). A tracker
+    that can refuse a trade (an experiment's, for a trade naming no arm) has a
+    ``check(trade, index)`` method raising what ``add`` would: every new trade of a
+    call is checked before any is added, so a refused trade changes nothing. A
+    tracker whose result depends on the order of trades sets ``order_sensitive``,
+    and says which order it takes:
+
+    - ``complete_evidence = True`` (a gate's test): only the complete prefix, in the
+      order the trades were opened, append-only;
+    - ``arrival_order = True`` (the kill switch's built-in trackers): every trade of
+      the window in the order of the caller's list, append-only;
+    - neither (0.2's contract): time order; a late trade (older than one already
+      counted) rebuilds the evidence so that the trades are replayed in time order.
     """
 
     order_sensitive: bool
 
     def add(self, trade: TradeOutcome) -> None: ...
+
+
+def feeds_in_time_order(tracker: object) -> bool:
+    """True when ``tracker`` must see its trades in time order (0.2's contract): it is
+    ``order_sensitive`` and sets neither ``arrival_order`` nor ``complete_evidence``."""
+    return (
+        bool(getattr(tracker, "order_sensitive", True))
+        and not getattr(tracker, "arrival_order", False)
+        and not getattr(tracker, "complete_evidence", False)
+    )
 
 
 TrackerKey = NewType("TrackerKey", str)
@@ -153,16 +182,20 @@ class StageEvidence:
     ``recent_capacity`` trades in time order, for lookback criteria ("the last 30
     trades"), which the kill switch uses; and, for the gate, the metrics of the
     *judged* trades: the complete prefix (see the module documentation), fed to the
-    trackers that set ``complete_evidence`` in the order the trades were opened.
+    trackers that set ``complete_evidence`` in the order the trades were opened. The
+    other trackers see every trade of the window: in the order they were added (the
+    caller's list) unless :func:`feeds_in_time_order`.
     """
 
     __slots__ = (
         "_acc",
+        "_arrival",
         "_checks",
         "_judged",
         "_judged_acc",
         "_recent",
         "_recent_keys",
+        "_timed",
         "_waiting",
         "complete_before",
         "judge_trackers",
@@ -188,11 +221,14 @@ class StageEvidence:
         self.judge_trackers = [
             t for t in self.trackers.values() if getattr(t, "complete_evidence", False)
         ]
-        self.order_sensitive = any(
-            t.order_sensitive
+        self._timed = [t for t in self.trackers.values() if feeds_in_time_order(t)]
+        self._arrival = [
+            t
             for t in self.trackers.values()
-            if not getattr(t, "complete_evidence", False)
-        )
+            if not getattr(t, "complete_evidence", False) and not feeds_in_time_order(t)
+        ]
+        # True when a tracker must see time order: a late trade then rebuilds.
+        self.order_sensitive = bool(self._timed)
         self._checks = [
             check for check in (getattr(t, "check", None) for t in self.trackers.values()) if check
         ]
@@ -216,31 +252,53 @@ class StageEvidence:
         for check in self._checks:
             check(trade, index)
 
+    def check_all(self, items: Sequence[Tuple[_Key, TradeOutcome]]) -> None:
+        """:meth:`check` every item, oldest first (so an error names the oldest bad trade)."""
+        if self._checks:
+            for key, trade in sorted(items, key=_first):
+                self.check(trade, key[1])
+
     def _complete(self, key: _Key) -> bool:
         return self.complete_before is None or key[0] < self.complete_before
 
     def add(self, trade: TradeOutcome, key: _Key) -> None:
         """Add one admitted trade; ``key`` orders it (time, then list position)."""
-        self._acc.add(trade)
-        for tracker in self.trackers.values():
-            if not getattr(tracker, "complete_evidence", False):
+        self.extend(((key, trade),))
+
+    def extend(self, items: Sequence[Tuple[_Key, TradeOutcome]]) -> None:
+        """Add admitted trades in the order they arrived (the caller's list order).
+
+        Arrival-order trackers take them in that order; time-order trackers, the
+        lookbacks and the gate's complete prefix take them by ``key`` (time, then list
+        position). Extending by ``a`` then ``b`` equals extending by ``a + b`` when
+        no key of ``b`` is below one of ``a`` or no tracker feeds in time order.
+        """
+        arrival = self._arrival
+        for key, trade in items:
+            self._acc.add(trade)
+            for tracker in arrival:
                 tracker.add(trade)
+        ordered = sorted(items, key=_first) if len(items) > 1 else items
+        timed = self._timed
         keys = self._recent_keys
-        if len(keys) >= self.recent_capacity and key < keys[0]:
-            pass  # older than every trade a lookback can still see
-        else:
-            i = bisect.bisect_right(keys, key)
-            keys.insert(i, key)
-            self._recent.insert(i, trade)
-            if len(keys) > self.recent_capacity:
-                del keys[0]
-                del self._recent[0]
-        if self.last_key is None or key > self.last_key:
-            self.last_key = key
-        if self._complete(key):
-            self._judge(trade, key)
-        else:
-            heapq.heappush(self._waiting, (key, trade))
+        for key, trade in ordered:
+            for tracker in timed:
+                tracker.add(trade)
+            if len(keys) >= self.recent_capacity and key < keys[0]:
+                pass  # older than every trade a lookback can still see
+            else:
+                i = bisect.bisect_right(keys, key)
+                keys.insert(i, key)
+                self._recent.insert(i, trade)
+                if len(keys) > self.recent_capacity:
+                    del keys[0]
+                    del self._recent[0]
+            if self.last_key is None or key > self.last_key:
+                self.last_key = key
+            if self._complete(key):
+                self._judge(trade, key)
+            else:
+                heapq.heappush(self._waiting, (key, trade))
 
     def complete_through(self, complete_before: Optional[int]) -> None:
         """Move the end of the complete prefix to ``complete_before`` (never back; None:
@@ -288,6 +346,10 @@ class StageEvidence:
     def recent(self) -> Sequence[TradeOutcome]:
         """The latest trades of the window in time order (at most ``recent_capacity``)."""
         return tuple(self._recent)
+
+
+def _first(item: Tuple[_Key, TradeOutcome]) -> _Key:
+    return item[0]
 
 
 def _fingerprint(trade: TradeOutcome) -> Tuple[int, float, float]:
@@ -348,22 +410,21 @@ class EvidenceFeed(Generic[E]):
             and self._prefix_unchanged(trades)
         ):
             new = [as_trade(trades[i], i) for i in range(self._seen, count)]
-            admitted = sorted(
+            admitted = [
                 ((t.instant_us, self._seen + j), t) for j, t in enumerate(new) if evidence.admits(t)
-            )
+            ]
             if (
                 evidence.order_sensitive
                 and admitted
                 and evidence.last_key is not None
-                and admitted[0][0] < evidence.last_key
+                and min(admitted, key=_first)[0] < evidence.last_key
             ):
-                # A late trade older than evidence already counted: sums and lookbacks
-                # take it in place, but an order-sensitive tracker must see time order.
+                # A late trade older than evidence already counted: sums, lookbacks and
+                # arrival-order trackers take it as it comes, but a tracker with 0.2's
+                # contract must see time order.
                 return self._rebuild(trades, since_us, epoch, complete_before)
-            for key, trade in admitted:  # all checked first: a refused trade changes nothing
-                evidence.check(trade, key[1])
-            for key, trade in admitted:
-                evidence.add(trade, key)
+            evidence.check_all(admitted)  # all checked first: a refused trade changes nothing
+            evidence.extend(admitted)
             for trade in new:
                 bisect.insort(self._stamps, trade.instant_us)
             evidence.complete_through(complete_before)
@@ -407,13 +468,9 @@ class EvidenceFeed(Generic[E]):
         ):
             complete_before = max(complete_before, old.complete_before)
         evidence = StageEvidence(since_us, self._recent_capacity, trackers, complete_before)
-        admitted = sorted(
-            ((t.instant_us, i), t) for i, t in enumerate(parsed) if evidence.admits(t)
-        )
-        for key, trade in admitted:
-            evidence.check(trade, key[1])
-        for key, trade in admitted:
-            evidence.add(trade, key)
+        admitted = [((t.instant_us, i), t) for i, t in enumerate(parsed) if evidence.admits(t)]
+        evidence.check_all(admitted)
+        evidence.extend(admitted)
         self._epoch = epoch
         self._evidence = evidence
         self._stamps = array("q", sorted(t.instant_us for t in parsed))

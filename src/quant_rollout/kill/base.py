@@ -8,6 +8,11 @@ trackers derive from :class:`KillTrackerBase` and answer with the shared
 :class:`~quant_rollout.gates.Judgement`. 0.2's duck-typed criteria (an object with
 ``evaluate(trades)`` or ``tracker(proof)`` returning ``(tripped, reason)``) still work:
 :func:`judge_tracker` turns their answers into a Judgement.
+
+Built-in trackers take the window's trades in *arrival order*: the order of the
+bot's list, in which it appends each trade as it closes. A late-opened trade is
+added at the end, never replayed into the past, so a sequential chart follows one
+path and its false-kill chance is the one it states (see :mod:`quant_rollout.evidence`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import (
 
 from .._validate import check_fraction, check_int, check_number
 from ..errors import ConfigError
+from ..evidence import feeds_in_time_order
 from ..gates import (
     Criterion,
     CriterionProgress,
@@ -65,10 +71,13 @@ TrippedReason = Tuple[bool, Optional[str]]
 class KillTracker(Protocol):
     """The incremental state of one kill criterion over one window of evidence.
 
-    ``add`` is called once per trade of the window, in time order (the window is
-    rebuilt when a trade arrives late), and should cost O(1); ``verdict`` is asked on
-    every tick and returns ``(tripped, reason)``, reason None when not tripped. Set
-    ``order_sensitive`` when the result depends on the order of the trades.
+    ``add`` is called once per trade of the window and should cost O(1); ``verdict``
+    is asked on every tick and returns ``(tripped, reason)``, reason None when not
+    tripped. Set ``order_sensitive`` when the result depends on the order of the
+    trades; they then come in time order (the window is rebuilt when a trade arrives
+    late, 0.2's contract), or, when the tracker also sets ``arrival_order = True``
+    (as :class:`KillTrackerBase` does), in the order of the bot's list, append-only
+    (see :mod:`quant_rollout.evidence`).
     """
 
     order_sensitive: bool
@@ -79,7 +88,8 @@ class KillTracker(Protocol):
 
 
 class KillCriterion(Protocol):
-    """A kill criterion in batch form: the stage's trades in time order in, verdict out."""
+    """A kill criterion in batch form: the stage's trades in time order in, verdict out
+    (ties in the order of the bot's list)."""
 
     def evaluate(self, trades: Sequence[TradeOutcome]) -> TrippedReason: ...
 
@@ -203,9 +213,11 @@ class KillTrackerBase:
     :meth:`judge` says MET (tripped, with the reason), NOT_MET (running, with where
     it stands), WAITING (calibrating) or OFF (not running, with why). ``verdict()``
     and ``describe()`` (0.2's :class:`KillTracker` protocol) are derived from it.
+    Trades come in arrival order (``arrival_order``): the order of the bot's list.
     """
 
     order_sensitive = True
+    arrival_order = True
 
     def add(self, trade: TradeOutcome) -> None:
         raise NotImplementedError
@@ -257,9 +269,13 @@ class Idle(KillTrackerBase):
 
 
 class _BatchTracker:
-    """A batch criterion's window: every trade in time order, judged on each tick."""
+    """A batch criterion's window: every trade in time order, judged on each tick.
 
-    order_sensitive = True
+    It sorts the trades itself (by time; ties keep the order they came in, the bot's
+    list), so it may be fed in arrival order and a late trade rebuilds nothing.
+    """
+
+    order_sensitive = False
 
     def __init__(self, criterion: KillCriterion) -> None:
         self.criterion = criterion
@@ -272,8 +288,13 @@ class _BatchTracker:
     def verdict(self) -> TrippedReason:
         # Ticks with no new trade ask again; the answer for the same trades is the same.
         if self._judged is None or self._judged[0] != len(self.trades):
+            self.trades.sort(key=_instant)  # stable: ties keep the order they came in
             self._judged = (len(self.trades), self.criterion.evaluate(tuple(self.trades)))
         return self._judged[1]
+
+
+def _instant(trade: TradeOutcome) -> int:
+    return trade.instant_us
 
 
 def tracker_of(criterion: Any, proof: Optional[GateProof]) -> KillTracker:
@@ -371,9 +392,12 @@ class BuiltInKillCriterion(Criterion):
     def evaluate(
         self, trades: Sequence[TradeOutcome], proof: Optional[GateProof] = None
     ) -> TrippedReason:
-        """The verdict on a whole window of trades (any order; sorted by time here)."""
+        """The verdict on a whole window of trades, taken in the order given: the order
+        the bot closed them (a tracker with 0.2's time-order contract sorts them by time)."""
         tracker = self.tracker(proof)
-        for trade in sorted(trades, key=lambda t: t.instant_us):
+        if feeds_in_time_order(tracker):
+            trades = sorted(trades, key=_instant)
+        for trade in trades:
             tracker.add(trade)
         return tracker.verdict()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Optional, Tuple
+from typing import ClassVar, Dict, Optional, Tuple
 
 from .._validate import check_int, check_number
 from ..errors import ConfigError
@@ -24,8 +24,9 @@ def _money(value: float) -> str:
 class MaxDrawdown(BuiltInKillCriterion):
     """Kill when the stage's equity has fallen too far from its high-water mark.
 
-    The stage's equity curve is the running sum of its trades' pnl in time order,
-    starting at 0 (plus ``capital``). Money, not percentages: a $100 loss on a $1,000
+    The stage's equity curve is the running sum of its trades' pnl in the order they
+    closed (the order of the bot's list: its realized equity), starting at 0 (plus
+    ``capital``). Money, not percentages: a $100 loss on a $1,000
     position weighs ten times a $10 loss on $100, whatever their returns per dollar.
     The high-water mark is the highest point so far, including the start; the
     drawdown is the high-water mark minus the current equity.
@@ -152,6 +153,8 @@ class _DrawdownTracker(KillTrackerBase):
 class MaxConsecutiveLosses(BuiltInKillCriterion):
     """Kill when ``losses`` trades in a row are losses (pnl <= 0: not wins).
 
+    In a row as they closed: in the order of the bot's list.
+
     Attributes:
         losses: the length of the losing streak that kills, >= 1.
     """
@@ -213,8 +216,9 @@ class MaxDailyLoss(BuiltInKillCriterion):
     """Kill when the trades opened on one UTC day lose ``loss`` or more in total.
 
     The day is the UTC calendar day of each trade's timestamp (its opening time), and
-    the day's loss is the net pnl of its trades (wins offset losses). Depends on the
-    trades only, never on the clock.
+    the day's loss is the net pnl of its trades (wins offset losses), summed as they
+    close (the order of the bot's list), so a day can trip while its trades still
+    close. Depends on the trades only, never on the clock.
 
     Attributes:
         loss: the net loss in one day that kills, in account currency, > 0.
@@ -243,9 +247,12 @@ class MaxDailyLoss(BuiltInKillCriterion):
 
 
 class _DailyLossTracker(KillTrackerBase):
+    # Trades close in any order of their opening days (one opened at 23:50 may close
+    # after one opened at 00:05), so every day keeps its own sum: one entry a day.
     def __init__(self, criterion: MaxDailyLoss) -> None:
         self.criterion = criterion
-        self.day: Optional[int] = None
+        self.days: Dict[int, Tuple[float, int]] = {}  # day -> (pnl, trades)
+        self.day: Optional[int] = None  # the day of the latest trade added
         self.day_pnl = 0.0
         self.day_trades = 0
         self.tripped = False
@@ -254,11 +261,11 @@ class _DailyLossTracker(KillTrackerBase):
         if self.tripped:
             return
         day = trade.instant_us // _DAY_US
-        if day != self.day:
-            self.day, self.day_pnl, self.day_trades = day, 0.0, 0
-        self.day_pnl += float(trade.pnl)
-        self.day_trades += 1
-        self.tripped = -self.day_pnl >= self.criterion.loss
+        pnl, count = self.days.get(day, (0.0, 0))
+        pnl, count = pnl + float(trade.pnl), count + 1
+        self.days[day] = (pnl, count)
+        self.day, self.day_pnl, self.day_trades = day, pnl, count
+        self.tripped = -pnl >= self.criterion.loss
 
     def _date(self) -> str:
         assert self.day is not None

@@ -90,18 +90,17 @@ class KillSwitch:
         ``trades`` need not be sorted: the lookbacks take the latest trades by
         timestamp (ties keep list order). Reasons read like ``win_rate(30)=0.433 < 0.550``.
         The criteria see the trades as a window that was not entered through a gate
-        (no :class:`~quant_rollout.gates.GateProof`).
+        (no :class:`~quant_rollout.gates.GateProof`), in the order given, as a tick
+        takes them (see :mod:`quant_rollout.evidence`: the order the bot closed them).
         """
         ordered = sorted(trades, key=lambda t: t.instant_us)
         recent = ordered[-self.lookback :] if self.lookback else []
         tripped, reason = self.judge_recent(recent, len(ordered))
         if tripped or not self.criteria:
             return tripped, reason
-        trackers = self.trackers(None)
-        for trade in ordered:
-            for tracker in trackers.values():
-                tracker.add(trade)
-        return self._first_met(trackers, lambda: compute_metrics(ordered))
+        evidence = StageEvidence(None, max(1, self.lookback), self.trackers(None))
+        evidence.extend([((t.instant_us, i), t) for i, t in enumerate(trades)])
+        return self._first_met(evidence.trackers, evidence.metrics)
 
     def judge_recent(self, recent: Sequence[TradeOutcome], n_total: int) -> TrippedReason:
         """Judge 0.1's checks on the latest trades (time order, at least :attr:`lookback`).
