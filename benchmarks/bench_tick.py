@@ -2,6 +2,7 @@
 
     python benchmarks/bench_tick.py            # 10k, 100k and 1M trades (about a minute)
     python benchmarks/bench_tick.py --quick    # 1k, 10k and 100k trades (CI smoke, < 20 s)
+    python benchmarks/bench_tick.py --late     # only the late-trade table (6 below)
 
 Measures, with ``time.perf_counter``:
 
@@ -14,7 +15,12 @@ Measures, with ``time.perf_counter``:
 4. the same ticks done the way quant-rollout 0.1 cost them — filter the whole list to
    the stage's trades, compute the metrics over all of them and the kill windows, every
    tick — re-implemented inline here (compute only, no file I/O, so it flatters 0.1);
-5. peak memory (tracemalloc) at the largest size.
+5. peak memory (tracemalloc) at the largest size;
+6. a tick that adds one trade with the kill's sequential criteria configured (a
+   win-rate CUSUM, a drawdown limit, a losing streak), the trade in order and the
+   trade *late*: opened an hour before the latest trade counted, as a trade held
+   longer than the ones after it arrives (every other tick; the ticks between add a
+   trade in order, untimed).
 
 Prints markdown tables; benchmarks/README.md holds a run's figures.
 """
@@ -38,9 +44,12 @@ from quant_rollout import (
     Gate,
     KillSwitch,
     ManualClock,
+    MaxConsecutiveLosses,
+    MaxDrawdown,
     Rollout,
     Stage,
     TradeOutcome,
+    WinRateCusum,
     compute_metrics,
 )
 from quant_rollout.storage.store import MemoryStore
@@ -251,6 +260,61 @@ def walk_v01(n: int) -> float:
     return time.perf_counter() - t0
 
 
+# The kill's sequential criteria, none of which trips on the trades above (80% wins).
+SEQUENTIAL_KILL = KillSwitch(
+    criteria=(
+        WinRateCusum(0.45, expected=0.60, false_kill_prob=0.025, horizon=2000),
+        MaxDrawdown(loss=1e9),
+        MaxConsecutiveLosses(50),
+    )
+)
+LATE_MINUTES = 60
+
+
+def late_ticks(n: int, reps: int, *, late: bool) -> float:
+    """Median µs of ``reps`` ticks adding one trade each, with :data:`SEQUENTIAL_KILL`.
+
+    Before each timed tick an untimed one adds the next trade in order, so the latest
+    open time moves on; with ``late``, the timed tick's trade was opened
+    :data:`LATE_MINUTES` before that latest trade."""
+    trades = make_trades(n)
+    clock = ManualClock(START + n * MINUTE)
+    rollout = Rollout(STEADY_STAGES, SEQUENTIAL_KILL, store=MemoryStore(), clock=clock)
+    rollout.tick(trades)
+    samples = []
+    gc.collect()
+    for k in range(reps):
+        trades.append(trade(n + 2 * k))
+        clock.advance(MINUTE)
+        rollout.tick(trades)
+        new = trade(n + 2 * k + 1)
+        if late:
+            new = TradeOutcome(new.pnl, new.size, START + (n + 2 * k - LATE_MINUTES) * MINUTE)
+        trades.append(new)
+        clock.advance(MINUTE)
+        t0 = time.perf_counter()
+        decision = rollout.tick(trades)
+        samples.append(time.perf_counter() - t0)
+        assert not decision.changed, decision
+    return median_us(samples)
+
+
+def print_late(sizes: Sequence[int]) -> None:
+    print("## One tick adding a late trade, with the kill's sequential criteria (median)\n")
+    print("| trades | ticks timed | +1 trade in order | +1 late trade | late / in order |")
+    print("|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        reps = max(10, min(200, 1_000_000 // n))
+        in_order = late_ticks(n, reps, late=False)
+        late = late_ticks(n, reps, late=True)
+        print(
+            f"| {n:,} | {reps:,} | {fmt_us(in_order)} | {fmt_us(late)} "
+            f"| {late / in_order:,.1f}x |"
+        )
+        gc.collect()
+    print()
+
+
 def memory(n: int) -> Dict[str, float]:
     """tracemalloc figures at ``n`` trades (bytes)."""
     gc.collect()
@@ -287,6 +351,7 @@ def memory(n: int) -> Dict[str, float]:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for CI smoke")
+    parser.add_argument("--late", action="store_true", help="only the late-trade table")
     args = parser.parse_args(argv)
     if args.quick:
         sizes, walk_n, walk_v01_n = (1_000, 10_000, 100_000), 10_000, 1_000
@@ -300,6 +365,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
         f"{', --quick' if args.quick else ''}\n"
     )
+    late_sizes = sizes[:2]
+    if args.late:
+        print_late(late_sizes)
+        return
 
     rows = []
     for n in sizes:
@@ -352,7 +421,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     n_mem = sizes[-1]
     figures = memory(n_mem)
-    print(f"\n## Memory at {n_mem:,} trades (tracemalloc)\n")
+    print()
+    print_late(late_sizes)
+    print(f"## Memory at {n_mem:,} trades (tracemalloc)\n")
     print("| what | bytes |")
     print("|:--|---:|")
     print(f"| the trade list itself (the bot's) | {fmt_mb(figures['list'])} |")

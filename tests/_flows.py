@@ -32,16 +32,21 @@ from quant_rollout import (
     RolloutAction,
     Stage,
     TradeOutcome,
+    WinRateCusum,
 )
 from quant_rollout.storage.store import MemoryStore
 
 __all__ = [
+    "KILL_FLOWS",
     "Flow",
     "FlowResult",
+    "KillFlow",
     "even_money",
     "false_advance_rate",
+    "false_kill_rate",
     "monte_carlo_error",
     "run_flow",
+    "run_kill_flow",
     "size_correlated",
 ]
 
@@ -224,3 +229,66 @@ FLOWS: Dict[str, Flow] = {
         WIN_RATE_GATE, even_money(0.5), instant_holding, 8000, reset_every=200, tick_every=5
     ),
 }
+
+
+# The kill's side: a stage at its kill's expected level, with late-closing trades.
+
+
+@dataclass(frozen=True)
+class KillFlow:
+    """A bot whose stage is exactly at its kill's expected level: every kill is false.
+
+    The kill switch judges every closed trade; the bot ticks every minute until its
+    list holds ``trades`` trades (the horizon of the kill's stated false-kill chance).
+    """
+
+    kill_switch: KillSwitch
+    win_rate: float
+    holding: Holding
+    trades: int
+
+
+def run_kill_flow(flow: KillFlow, seed: int) -> Optional[int]:
+    """One bot through a real :class:`Rollout`; the trades in its list when the kill
+    tripped, or None when it did not trip within the horizon."""
+    rng = random.Random(seed)
+    clock = ManualClock(T0)
+    never = Gate(min_n=10**9, min_ev_per_dollar=None)  # the stage never advances
+    stages = (Stage(0, {"p": 0}), Stage(1, {"p": 1}, gate=never))
+    rollout = Rollout(
+        stages, flow.kill_switch, store=MemoryStore(), veto_window_seconds=0, clock=clock
+    )
+    draw = even_money(flow.win_rate)
+    closed: List[TradeOutcome] = []
+    still_open: List[Tuple[int, int, TradeOutcome]] = []
+    minute = 0
+    while len(closed) < flow.trades:
+        pnl, size = draw(rng, minute)
+        trade = TradeOutcome(pnl, size, T0 + 60 * minute)
+        heapq.heappush(still_open, (minute + flow.holding(rng, pnl, size), minute, trade))
+        while still_open and still_open[0][0] <= minute and len(closed) < flow.trades:
+            closed.append(heapq.heappop(still_open)[2])
+        clock.set(T0 + 60 * minute + 30)
+        if rollout.tick(closed).action is RolloutAction.KILL_TRIPPED:
+            return len(closed)
+        minute += 1
+    return None
+
+
+def false_kill_rate(flow: KillFlow, paths: int, seed: int = 0) -> float:
+    """The share of ``paths`` bots killed within the horizon."""
+    kills = [run_kill_flow(flow, seed * 1_000_003 + k) for k in range(paths)]
+    return sum(k is not None for k in kills) / paths
+
+
+# init's win-rate kill: expected 60%, catch 45%, a false kill 2.5% within 2,000 trades.
+INIT_CUSUM = WinRateCusum(0.45, expected=0.60, false_kill_prob=0.025, horizon=2000)
+CUSUM_KILL = KillSwitch(wr_threshold=None, ev_threshold=None, criteria=(INIT_CUSUM,))
+
+KILL_FLOWS: Dict[str, KillFlow] = {
+    "kill: wins 5 min, losses 60": KillFlow(CUSUM_KILL, 0.60, outcome_holding(5, 60), 2000),
+    "kill: holding 1-240 min": KillFlow(CUSUM_KILL, 0.60, uniform_holding(1, 240), 2000),
+    "kill: losses 5 min, wins 60": KillFlow(CUSUM_KILL, 0.60, outcome_holding(60, 5), 2000),
+    "kill: instant": KillFlow(CUSUM_KILL, 0.60, instant_holding, 2000),
+}
+"""The CUSUM kill of ``init`` on a stage at its expected level (issue 8, order-robust)."""

@@ -19,7 +19,8 @@ from typing import Optional
 
 import pytest
 
-from _flows import FLOWS, false_advance_rate, monte_carlo_error
+from _flows import FLOWS, KILL_FLOWS, false_advance_rate, false_kill_rate, monte_carlo_error
+from quant_rollout import KillSwitch, WinRateCusum
 
 pytestmark = pytest.mark.slow
 
@@ -78,3 +79,26 @@ def test_cleared_kills_spend_the_error_budget_instead_of_resetting_it() -> None:
 
 def test_resets_spend_the_error_budget_instead_of_resetting_it() -> None:
     _check("reset every 200 trades", 30, minutes=2000, tick_every=10)
+
+
+# The kill's side: the CUSUM kill of a stage at its expected level, every kill false.
+# A false-kill target of 5% within 500 trades keeps the paths short enough for CI;
+# the README's figures, for init's 2.5% within 2,000, come from
+# scripts/measure_kill_flows.py.
+SHORT_CUSUM = WinRateCusum(0.45, expected=0.60, false_kill_prob=0.05, horizon=500)
+
+
+@pytest.mark.parametrize(
+    "name", ["kill: wins 5 min, losses 60", "kill: holding 1-240 min", "kill: instant"]
+)
+def test_late_closing_trades_keep_the_cusum_kill_at_its_stated_false_kill_chance(
+    name: str,
+) -> None:
+    """The chart takes the trades as the bot appends them, one path, never re-drawn:
+    a late trade is added at the end. (0.2 replayed the window in opening order on
+    every late arrival; see the README's figures.)"""
+    switch = KillSwitch(wr_threshold=None, ev_threshold=None, criteria=(SHORT_CUSUM,))
+    flow = dataclasses.replace(KILL_FLOWS[name], kill_switch=switch, trades=500)
+    paths = 200
+    rate = false_kill_rate(flow, paths, seed=8)
+    assert rate <= 0.05 + 2 * monte_carlo_error(0.05, paths), (name, rate)
