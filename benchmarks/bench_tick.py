@@ -308,8 +308,7 @@ def print_late(sizes: Sequence[int]) -> None:
         in_order = late_ticks(n, reps, late=False)
         late = late_ticks(n, reps, late=True)
         print(
-            f"| {n:,} | {reps:,} | {fmt_us(in_order)} | {fmt_us(late)} "
-            f"| {late / in_order:,.1f}x |"
+            f"| {n:,} | {reps:,} | {fmt_us(in_order)} | {fmt_us(late)} | {late / in_order:,.1f}x |"
         )
         gc.collect()
     print()

@@ -646,7 +646,9 @@ def test_incremental_evidence_with_trackers_equals_a_rebuild(
 @given(
     _TRADES,
     st.lists(
-        st.tuples(st.sampled_from(["grow", "drop_first", "forget", "new_epoch"]), st.integers(0, 9)),
+        st.tuples(
+            st.sampled_from(["grow", "drop_first", "forget", "new_epoch"]), st.integers(0, 9)
+        ),
         max_size=8,
     ),
     st.sampled_from([None, PROOF]),

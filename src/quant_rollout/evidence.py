@@ -274,7 +274,7 @@ class StageEvidence:
         no key of ``b`` is below one of ``a`` or no tracker feeds in time order.
         """
         arrival = self._arrival
-        for key, trade in items:
+        for _key, trade in items:
             self._acc.add(trade)
             for tracker in arrival:
                 tracker.add(trade)
