@@ -670,7 +670,7 @@ def test_a_rebuild_gives_the_kill_trackers_the_state_of_the_incremental_path(
         elif kind == "forget":
             feed.forget()
         else:
-            window += 1
+            window = 1 - window  # the other stage: a new window
         epoch = (window, None, proof)
         evidence = feed.evidence(current, None, epoch)
         fresh = EvidenceFeed(_CFG.recent_capacity, _CFG.make_trackers).evidence(
