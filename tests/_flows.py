@@ -281,7 +281,7 @@ def false_kill_rate(flow: KillFlow, paths: int, seed: int = 0) -> float:
     return sum(k is not None for k in kills) / paths
 
 
-# init's win-rate kill: expected 60%, catch 45%, a false kill 2.5% within 2,000 trades.
+# A win-rate kill: expected 60%, catch 45%, a false kill 2.5% within 2,000 trades.
 INIT_CUSUM = WinRateCusum(0.45, expected=0.60, false_kill_prob=0.025, horizon=2000)
 CUSUM_KILL = KillSwitch(wr_threshold=None, ev_threshold=None, criteria=(INIT_CUSUM,))
 
@@ -291,4 +291,4 @@ KILL_FLOWS: Dict[str, KillFlow] = {
     "kill: losses 5 min, wins 60": KillFlow(CUSUM_KILL, 0.60, outcome_holding(60, 5), 2000),
     "kill: instant": KillFlow(CUSUM_KILL, 0.60, instant_holding, 2000),
 }
-"""The CUSUM kill of ``init`` on a stage at its expected level (issue 8, order-robust)."""
+"""A CUSUM kill on a stage at its expected level (issue 8, order-robust)."""

@@ -83,7 +83,7 @@ def test_resets_spend_the_error_budget_instead_of_resetting_it() -> None:
 
 # The kill's side: the CUSUM kill of a stage at its expected level, every kill false.
 # A false-kill target of 5% within 500 trades keeps the paths short enough for CI;
-# the README's figures, for init's 2.5% within 2,000, come from
+# the README's figures, for 2.5% within 2,000, come from
 # scripts/measure_kill_flows.py.
 SHORT_CUSUM = WinRateCusum(0.45, expected=0.60, false_kill_prob=0.05, horizon=500)
 
