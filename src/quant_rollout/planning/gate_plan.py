@@ -293,9 +293,7 @@ def plan_gate(
     gate = after.gate
     if before.experiment is not None:
         text, notes = _experiment_text(before.experiment)
-        return GatePlan(
-            before.label, after.label, None, None, None, (), (), notes, experiment=text
-        )
+        return GatePlan(before.label, after.label, None, None, None, (), (), notes, experiment=text)
     if gate is None:
         return GatePlan(before.label, after.label, None, None, None, (), (), ())
     model = gate_model(gate, setting.payoff, setting.tpd)
