@@ -14,8 +14,9 @@ from ..trades import TimestampLike, as_trade, parse_instant
 from .calendar_notes import calendar_notes, has_calendar_notes
 from .gate_plan import plan_gate
 from .kill_plan import plan_kills
+from .parallel import RowPool, can_fork
 from .payoff import Payoff
-from .report import PlanReport
+from .report import GatePlan, KillPlan, PlanReport
 from .runs import Progress
 from .setting import PlanSetting
 
@@ -111,6 +112,7 @@ def plan(
     seed: int = 0,
     calendar_from: Optional[TimestampLike] = None,
     progress: Optional[Progress] = None,
+    jobs: int = 1,
 ) -> PlanReport:
     """What a rollout configuration will do: every gate and the kill switch, level by level.
 
@@ -141,6 +143,11 @@ def plan(
         progress: called as ``progress(row, runs_done, runs_in_row)`` while Monte Carlo
             rows are simulated (``quant-rollout plan`` draws a progress line with it);
             it does not change the report.
+        jobs: Monte Carlo rows computed at once, each in a process forked from this
+            one (:mod:`.parallel`); 1 (the default) computes them here, one by one. The
+            report is the same for any ``jobs``: each run is seeded on its own. Where
+            forking is unsafe (Windows, macOS, a process running other threads) rows
+            are computed here whatever ``jobs`` says.
 
     Returns:
         A :class:`PlanReport`; print it with :func:`format_plan`.
@@ -155,6 +162,7 @@ def plan(
     horizon_ = _whole("horizon", horizon, 1)
     paths_ = _whole("paths", paths, 100)
     seed_ = _whole("seed", seed, 0)
+    jobs_ = _whole("jobs", jobs, 1)
     tpd: Optional[float] = None
     if trades_per_day is not None:
         if isinstance(trades_per_day, bool) or not isinstance(trades_per_day, (int, float)):
@@ -191,11 +199,24 @@ def plan(
     elif not isinstance(payoff, Payoff):
         raise ConfigError(f"payoff must be a Payoff, got {payoff!r}")
 
-    setting = PlanSetting(config, payoff, horizon_, tpd, paths_, seed_, sample, progress)
-    transitions = tuple(
-        plan_gate(setting, a, b, rates, evs) for a, b in zip(config.stages, config.stages[1:])
-    )
-    kills = plan_kills(setting, rates, evs, drop)
+    at = (config, payoff, horizon_, tpd, paths_, seed_, sample, progress)
+
+    def parts(setting: PlanSetting) -> Tuple[Tuple[GatePlan, ...], Tuple[KillPlan, ...]]:
+        return (
+            tuple(
+                plan_gate(setting, a, b, rates, evs)
+                for a, b in zip(config.stages, config.stages[1:])
+            ),
+            plan_kills(setting, rates, evs, drop),
+        )
+
+    if jobs_ > 1 and can_fork():
+        with RowPool(jobs_, progress) as pool:
+            parts(PlanSetting(*at, pool=pool, recording=True))
+            pool.collect()
+            transitions, kills = parts(PlanSetting(*at, pool=pool))
+    else:
+        transitions, kills = parts(PlanSetting(*at))
     if has_calendar_notes(config):
         start = parse_instant(system_clock() if calendar_from is None else calendar_from)
         transitions = tuple(

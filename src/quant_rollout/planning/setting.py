@@ -3,13 +3,16 @@ the Monte Carlo settings, and how a row is made from simulated runs."""
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union
 
 from ..engine import RolloutConfig
 from .lanes import simulate_gate_lanes, simulate_kill_lanes
 from .payoff import Payoff
 from .report import MONTE_CARLO, PlanRow, cdf_from_times, make_row
 from .runs import Bernoulli, Bootstrap, GateRule, KillTables, Progress, Rule, Source, simulate
+
+if TYPE_CHECKING:
+    from .parallel import RowPool
 
 __all__ = ["PlanSetting"]
 
@@ -18,7 +21,8 @@ class PlanSetting:
     """The settings of one :func:`~quant_rollout.planning.plan` call.
 
     ``sample`` is the trade history to bootstrap from, as (returns per dollar, sizes),
-    or None.
+    or None. With a ``pool`` (:mod:`.parallel`), Monte Carlo rows are handed to it:
+    ``recording`` starts each in a child, else each is the child's answer.
     """
 
     def __init__(
@@ -31,6 +35,8 @@ class PlanSetting:
         seed: int,
         sample: Optional[Tuple[List[float], List[float]]],
         progress: Optional[Progress] = None,
+        pool: Optional[RowPool] = None,
+        recording: bool = False,
     ) -> None:
         self.config = config
         self.payoff = payoff
@@ -40,6 +46,8 @@ class PlanSetting:
         self.seed = seed
         self.sample = sample
         self.progress = progress
+        self.pool = pool
+        self.recording = recording
 
     def simulate(
         self, source: Callable[[], Source], rule: Union[Rule, KillTables], label: str
@@ -50,17 +58,36 @@ class PlanSetting:
         the EV CUSUM), and gates of wins counts and betting tests, follow every run at
         once (:mod:`~.lanes`): the same runs, the same times.
         """
+        pool = self.pool
+        if pool is None:
+            return self._simulate(source, rule, label, self.progress)
+
+        def compute(progress: Optional[Progress]) -> List[List[Optional[int]]]:
+            return self._simulate(source, rule, label, progress)
+
+        if self.recording:
+            tables = len(rule.tables) if isinstance(rule, KillTables) else 1
+            return pool.record(label, tables, self.paths, compute)
+        return pool.replay(label, compute)
+
+    def _simulate(
+        self,
+        source: Callable[[], Source],
+        rule: Union[Rule, KillTables],
+        label: str,
+        progress: Optional[Progress],
+    ) -> List[List[Optional[int]]]:
         made = source()
         if isinstance(made, Bernoulli):
             found = None
-            at = (self.horizon, self.paths, self.seed, label, self.progress)
+            at = (self.horizon, self.paths, self.seed, label, progress)
             if isinstance(rule, KillTables):
                 found = simulate_kill_lanes(made, rule, *at)
             elif isinstance(rule, GateRule):
                 found = simulate_gate_lanes(made, rule, *at)
             if found is not None:
                 return found
-        return simulate(source, rule, self.horizon, self.paths, self.seed, label, self.progress)
+        return simulate(source, rule, self.horizon, self.paths, self.seed, label, progress)
 
     def bernoulli(self, p: float, *, sums: bool, trades: bool) -> Callable[[], Source]:
         """A source of trades winning with probability ``p`` under the payoff."""

@@ -41,6 +41,7 @@ def plan(
     seed: int = 0,
     calendar_from: Optional[TimestampLike] = None,
     progress: Optional[Callable[[str, int, int], None]] = None,
+    jobs: int = 1,
 ) -> PlanReport:
     """What a rollout configuration will do: :func:`quant_rollout.planning.plan`, and
     a configuration file's path is read first.
@@ -69,4 +70,5 @@ def plan(
         seed=seed,
         calendar_from=calendar_from,
         progress=progress,
+        jobs=jobs,
     )

@@ -343,6 +343,12 @@ def _parser() -> argparse.ArgumentParser:
         "--paths", type=int, default=2000, metavar="N", help="Monte Carlo runs per row (2000)"
     )
     pl.add_argument("--seed", type=int, default=0, metavar="S", help="Monte Carlo seed (0)")
+    pl.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="Monte Carlo rows at once, in processes (default: the CPUs usable; 1: none)",
+    )
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.set_defaults(run=_cmd_plan)
 

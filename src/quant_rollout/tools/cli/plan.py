@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from typing import Any, Callable, List, Optional, TextIO
@@ -107,6 +108,14 @@ def _numbers(option: str, text: str) -> List[float]:
     return values
 
 
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, e.g. under ``taskset``)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        return max(1, len(affinity(0)))
+    return max(1, os.cpu_count() or 1)  # pragma: no cover - macOS and Windows
+
+
 def _cmd_plan(args: argparse.Namespace) -> int:
     from ...planning import DEFAULT_WIN_RATES, Payoff, format_plan, plan
 
@@ -143,6 +152,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         payoff = dataclasses.replace(payoff or Payoff(source="given"), size=args.stake)
     rates = DEFAULT_WIN_RATES if args.win_rates is None else _numbers("--win-rates", args.win_rates)
     evs = None if args.ev_levels is None else _numbers("--ev-levels", args.ev_levels)
+    jobs = _usable_cpus() if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise _CommandError(f"--jobs takes a whole number >= 1, got {args.jobs!r}")
     progress = _progress_line()
     try:
         report = plan(
@@ -158,6 +170,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             seed=args.seed,
             calendar_from=_clock()(),  # the calendar's year starts now (QUANT_ROLLOUT_NOW)
             progress=progress,
+            jobs=jobs,
         )
     finally:
         if progress is not None:

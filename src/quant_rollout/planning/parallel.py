@@ -1,0 +1,157 @@
+"""Monte Carlo rows in forked processes: ``plan(..., jobs=N)``.
+
+Every row seeds each of its runs from (seed, row, run), so a row's times do not
+depend on where it is computed, nor on the rows computed before it: rows can run in
+any order, in any process, and the report is the same to the last character.
+
+The plan is made twice. The first pass *records*: each Monte Carlo row it asks for
+is started at once in a child process forked from the planner (at most ``jobs`` at a
+time) and the pass goes on with a placeholder, so the rows run while the planner
+solves the next thresholds. The second pass *replays*: each row is the child's
+answer, in the same order (a row whose child failed, or that the first pass did not
+ask for, is computed in process, so an error is raised as it would be without jobs).
+Thresholds and tables are cached by the criteria (``functools.lru_cache``), so the
+second pass costs little.
+
+Children are forked rather than spawned because a row's scans are closures over the
+configuration's criteria, which need not be picklable (a custom criterion): a forked
+child inherits them, and only the row's times travel back, through a pipe. Where
+forking is unsafe the rows are computed in process: on platforms without ``fork``
+(Windows), on macOS (system libraries may not survive a fork; Python spawns there
+by default), and when the planning process runs other threads (a fork copies their
+locks in whatever state they are in).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import sys
+import threading
+from multiprocessing.connection import Connection, wait
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from .runs import Progress
+
+__all__ = ["Result", "RowPool", "can_fork"]
+
+Result = List[List[Optional[int]]]
+"""A row's times: one list per table (:func:`~.runs.simulate`)."""
+
+Compute = Callable[[Optional[Progress]], Result]
+
+
+def can_fork() -> bool:
+    """Whether rows may be computed in forked children here (see the module notes)."""
+    if sys.platform in ("win32", "darwin"):
+        return False
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False  # pragma: no cover - every POSIX but macOS has it
+    return threading.active_count() == 1
+
+
+def _child(compute: Compute, conn: Connection) -> None:
+    """Run in the child: the row's times, or a failure, sent back; progress relayed."""
+
+    def progress(row: str, done: int, total: int) -> None:
+        conn.send(("progress", (row, done, total)))
+
+    try:
+        result = compute(progress)
+        conn.send(("done", result))
+    except BaseException:  # the parent computes the row again, and raises
+        with contextlib.suppress(BaseException):  # unless it is gone (interrupted)
+            conn.send(("failed", None))
+    finally:
+        conn.close()
+
+
+class RowPool:
+    """Monte Carlo rows computed in forked children, at most ``jobs`` at a time.
+
+    Use as a context manager; :meth:`record` while the first pass runs,
+    :meth:`collect` between the passes, :meth:`replay` during the second. On leaving
+    (an error or Ctrl-C included) every child still running is terminated and reaped.
+    """
+
+    def __init__(self, jobs: int, progress: Optional[Progress]) -> None:
+        self.jobs = jobs
+        self.progress = progress
+        self.context = multiprocessing.get_context("fork")
+        self.recorded: List[str] = []
+        self.running: Dict[int, Tuple[Any, Connection]] = {}
+        self.waiting: List[Tuple[int, Compute]] = []
+        self.results: Dict[int, Result] = {}
+        self.replayed = 0
+
+    def __enter__(self) -> RowPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.waiting.clear()
+        for process, _ in self.running.values():
+            process.terminate()
+        for process, conn in self.running.values():
+            process.join()
+            conn.close()
+        self.running.clear()
+
+    def _receive(self, timeout: Optional[float]) -> None:
+        """Handle what the children have sent (waiting up to ``timeout`` for it)."""
+        by_conn = {conn: index for index, (_, conn) in self.running.items()}
+        for ready in wait(list(by_conn), timeout):
+            assert isinstance(ready, Connection)
+            conn = ready
+            index = by_conn[conn]
+            try:
+                kind, value = conn.recv()
+            except (EOFError, OSError):
+                kind, value = "failed", None
+            if kind == "progress":
+                if self.progress is not None:
+                    self.progress(*value)
+                continue
+            if kind == "done":
+                self.results[index] = value
+            process, _ = self.running.pop(index)
+            process.join()
+            conn.close()
+
+    def _start(self) -> None:
+        """Fork a child for each waiting row while fewer than ``jobs`` run."""
+        while self.waiting and len(self.running) < self.jobs:
+            index, compute = self.waiting.pop(0)
+            receiver, sender = self.context.Pipe(duplex=False)
+            process = self.context.Process(target=_child, args=(compute, sender), daemon=True)
+            process.start()
+            sender.close()
+            self.running[index] = (process, receiver)
+
+    def record(self, label: str, tables: int, paths: int, compute: Compute) -> Result:
+        """Queue the row for a child; a placeholder (no table fires) meanwhile.
+
+        The planner goes on at once (its own work, e.g. solving thresholds, overlaps
+        the rows); a child is forked as soon as one of the ``jobs`` is free.
+        """
+        if self.running:
+            self._receive(0)
+        self.waiting.append((len(self.recorded), compute))
+        self.recorded.append(label)
+        self._start()
+        return [[None] * paths for _ in range(tables)]
+
+    def collect(self) -> None:
+        """Wait for every row, relaying the children's progress."""
+        while self.running or self.waiting:
+            self._start()
+            self._receive(None)
+
+    def replay(self, label: str, compute: Compute) -> Result:
+        """The row's times from its child, in the order recorded; else computed here."""
+        index = self.replayed
+        self.replayed += 1
+        if index < len(self.recorded) and self.recorded[index] == label:
+            found = self.results.pop(index, None)
+            if found is not None:
+                return found
+        return compute(self.progress)
