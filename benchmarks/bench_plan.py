@@ -20,9 +20,10 @@ Measures, with ``time.perf_counter``:
    recommended ``examples/rollout.toml``, in a fresh process so that nothing is cached.
 4. **The ``init`` configuration in CPU time**: ``quant-rollout plan`` on the file
    ``quant-rollout init`` writes, with its defaults, in fresh processes; the CPU time
-   (user + system, ``getrusage`` of the child) is steady on a loaded machine where the
-   wall time is not. ``--src A/src --src B/src`` compares source trees, their runs
-   interleaved so that a change in the machine's load falls on each alike.
+   (user + system, ``getrusage`` of the child and its forked rows) is steady on a
+   loaded machine where the wall time is not; both are shown. ``--src A/src --src
+   B/src`` compares source trees and ``--jobs 1 --jobs 2`` the rows in processes, their
+   runs interleaved so that a change in the machine's load falls on each alike.
 
 Prints markdown tables; benchmarks/README.md holds a run's figures.
 """
@@ -172,16 +173,25 @@ def configurations_table(paths: int) -> List[str]:
     return rows
 
 
-def _child_cpu(argv: Sequence[str], env: dict[str, str]) -> float:
-    """CPU seconds (user + system) of one child process run to its end."""
+def _child_times(argv: Sequence[str], env: dict[str, str]) -> Tuple[float, float]:
+    """(wall, CPU) seconds of one child process run to its end; CPU is user + system of
+    the child and of the processes it forked (``--jobs``)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True, env=env)
+    wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def init_config_table(paths: int, runs: int, trees: Sequence[str]) -> List[str]:
-    rows = ["| source tree | CPU, median | CPU, range | runs |", "|:--|---:|---:|---:|"]
+def init_config_table(
+    paths: int, runs: int, trees: Sequence[str], jobs: Sequence[int]
+) -> List[str]:
+    rows = [
+        "| source tree | --jobs | wall, median | wall, range | CPU, median | CPU, range | runs |",
+        "|:--|---:|---:|---:|---:|---:|---:|",
+    ]
+    cases = [(tree, j) for tree in trees for j in jobs]
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "rollout.toml"
         subprocess.run(
@@ -191,16 +201,22 @@ def init_config_table(paths: int, runs: int, trees: Sequence[str]) -> List[str]:
         )
         argv = [sys.executable, "-m", "quant_rollout", "plan", str(config)]
         argv += ["--paths", str(paths)]
-        cpu: List[List[float]] = [[] for _ in trees]
+        wall: List[List[float]] = [[] for _ in cases]
+        cpu: List[List[float]] = [[] for _ in cases]
         for _ in range(runs):
-            for i, tree in enumerate(trees):
+            for i, (tree, j) in enumerate(cases):
                 env = dict(os.environ)
                 if tree != "installed":
                     env["PYTHONPATH"] = str(Path(tree).resolve())
-                cpu[i].append(_child_cpu(argv, env))
-    for tree, times in zip(trees, cpu):
+                # A tree from before --jobs takes no flag (and computes in process).
+                flag = [] if j == 0 else ["--jobs", str(j)]
+                w, c = _child_times([*argv, *flag], env)
+                wall[i].append(w)
+                cpu[i].append(c)
+    for (tree, j), walls, times in zip(cases, wall, cpu):
         rows.append(
-            f"| {tree} | {statistics.median(times):.2f} s | "
+            f"| {tree} | {j or '-'} | {statistics.median(walls):.2f} s | "
+            f"{min(walls):.2f}–{max(walls):.2f} s | {statistics.median(times):.2f} s | "
             f"{min(times):.2f}–{max(times):.2f} s | {len(times)} |"
         )
     return rows
@@ -218,6 +234,13 @@ def main(argv: Sequence[str] = ()) -> int:
     )
     parser.add_argument("--only-init", action="store_true", help="only the init table")
     parser.add_argument("--runs", type=int, default=3, help="runs per tree of the init table")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        action="append",
+        default=[],
+        help="plan --jobs for the init table; repeat to compare; 0 passes no flag (default: 1)",
+    )
     args = parser.parse_args(list(argv))
     exact_horizon = 2000
     paths, horizon = (1_000, 300) if args.quick else (10_000, 1_000)
@@ -233,7 +256,11 @@ def main(argv: Sequence[str] = ()) -> int:
         f"## The `init` configuration: `quant-rollout plan`, CPU time ({init_paths:,} runs a row)"
     )
     print()
-    print("\n".join(init_config_table(init_paths, args.runs, args.src or ["installed"])))
+    print(
+        "\n".join(
+            init_config_table(init_paths, args.runs, args.src or ["installed"], args.jobs or [1])
+        )
+    )
     print()
     if args.only_init:
         return 0

@@ -214,7 +214,9 @@ def _win_rate_rows(
 ) -> List[PlanRow]:
     """A row per true win rate: exact when every criterion is, else Monte Carlo."""
     horizon, tpd = setting.horizon, setting.tpd
-    least = _counts_least_wins(model, setting.payoff, horizon)
+    least = setting.once(
+        ("least wins", num), lambda: _counts_least_wins(model, setting.payoff, horizon)
+    )
 
     def count_scans() -> Sequence[GateScan]:
         return (LeastWins(least),)
@@ -259,7 +261,9 @@ def _ev_rows(
     if setting.sample is None:
         return []
     passes_at_zero = model.exact and model.n_floor == 0 and _all_met(model.counts, Metrics.empty())
-    wins_least = _wins_tests_least_wins(model, setting.horizon)
+    wins_least = setting.once(
+        ("wins tests", num), lambda: _wins_tests_least_wins(model, setting.horizon)
+    )
     floor = max(
         [model.n_floor]
         + [math.ceil(bar) for measure, bar in model.at_least if measure is Measure.TRADES]

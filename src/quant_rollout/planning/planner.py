@@ -5,7 +5,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    Hashable,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from ..clock import system_clock
 from ..engine import RolloutConfig
@@ -211,10 +222,11 @@ def plan(
         )
 
     if jobs_ > 1 and can_fork():
+        memo: Dict[Hashable, Any] = {}  # tables both passes would compute alike
         with RowPool(jobs_, progress) as pool:
-            parts(PlanSetting(*at, pool=pool, recording=True))
+            parts(PlanSetting(*at, pool=pool, recording=True, memo=memo))
             pool.collect()
-            transitions, kills = parts(PlanSetting(*at, pool=pool))
+            transitions, kills = parts(PlanSetting(*at, pool=pool, memo=memo))
     else:
         transitions, kills = parts(PlanSetting(*at))
     if has_calendar_notes(config):

@@ -3,7 +3,19 @@ the Monte Carlo settings, and how a row is made from simulated runs."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Hashable,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from ..engine import RolloutConfig
 from .lanes import simulate_gate_lanes, simulate_kill_lanes
@@ -16,13 +28,16 @@ if TYPE_CHECKING:
 
 __all__ = ["PlanSetting"]
 
+_T = TypeVar("_T")
+
 
 class PlanSetting:
     """The settings of one :func:`~quant_rollout.planning.plan` call.
 
     ``sample`` is the trade history to bootstrap from, as (returns per dollar, sizes),
     or None. With a ``pool`` (:mod:`.parallel`), Monte Carlo rows are handed to it:
-    ``recording`` starts each in a child, else each is the child's answer.
+    ``recording`` starts each in a child, else each is the child's answer; ``memo``
+    holds what both passes compute alike (:meth:`once`).
     """
 
     def __init__(
@@ -37,6 +52,7 @@ class PlanSetting:
         progress: Optional[Progress] = None,
         pool: Optional[RowPool] = None,
         recording: bool = False,
+        memo: Optional[Dict[Hashable, Any]] = None,
     ) -> None:
         self.config = config
         self.payoff = payoff
@@ -48,6 +64,14 @@ class PlanSetting:
         self.progress = progress
         self.pool = pool
         self.recording = recording
+        self.memo: Dict[Hashable, Any] = {} if memo is None else memo
+
+    def once(self, key: Hashable, make: Callable[[], _T]) -> _T:
+        """``make()``, computed once per plan (the two passes of :mod:`.parallel` share it)."""
+        if key not in self.memo:
+            self.memo[key] = make()
+        found: _T = self.memo[key]
+        return found
 
     def simulate(
         self, source: Callable[[], Source], rule: Union[Rule, KillTables], label: str
