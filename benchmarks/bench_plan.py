@@ -184,6 +184,14 @@ def _child_times(argv: Sequence[str], env: dict[str, str]) -> Tuple[float, float
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _takes_jobs(tree: str) -> bool:
+    """Whether the tree's ``plan`` has ``--jobs`` (trees from before it do not)."""
+    if tree == "installed":
+        return True
+    parser = Path(tree) / "quant_rollout" / "tools" / "cli" / "parser.py"
+    return '"--jobs"' in parser.read_text("utf-8")
+
+
 def init_config_table(
     paths: int, runs: int, trees: Sequence[str], jobs: Sequence[int]
 ) -> List[str]:
@@ -191,7 +199,8 @@ def init_config_table(
         "| source tree | --jobs | wall, median | wall, range | CPU, median | CPU, range | runs |",
         "|:--|---:|---:|---:|---:|---:|---:|",
     ]
-    cases = [(tree, j) for tree in trees for j in jobs]
+    cases = [(tree, j) for tree in trees for j in jobs if j == 0 or _takes_jobs(tree)]
+    cases += [(tree, 0) for tree in trees if not any(t == tree for t, _ in cases)]
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "rollout.toml"
         subprocess.run(

@@ -1,11 +1,13 @@
 """Monte Carlo rows in forked processes (planning/parallel.py): the report is the one
 computed in process to the last character, custom criteria (closures, local classes:
 nothing picklable) work, a failing row raises as it would in process, progress is
-relayed, and no child outlives the call (an interruption included)."""
+relayed, and no child outlives the call (an interruption included), nor the rows that
+the kill switch's own child forks."""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from pathlib import Path
 from typing import Any, List, Sequence, Tuple
@@ -152,3 +154,43 @@ def test_the_command_line_takes_jobs(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert outs[0] == outs[1] == outs[2]
     assert main([*args, "--jobs", "0"]) != 0
     assert "--jobs takes a whole number >= 1, got 0" in capsys.readouterr().err
+
+
+def test_an_interruption_leaves_no_grandchild_behind(tmp_path: Path) -> None:
+    # The kill switch is planned in a child that forks its own rows: every process
+    # that computed a row (its pid written by a custom criterion) is gone afterwards.
+    pids = tmp_path / "pids"
+
+    class Tells:
+        name = "tells"
+
+        def evaluate(self, trades: Sequence[TradeOutcome]) -> Tuple[bool, None]:
+            if len(trades) == 1:
+                with pids.open("a", encoding="utf-8") as f:
+                    f.write(f"{os.getpid()}\n")
+            return False, None
+
+    heard: List[str] = []
+
+    def interrupt(row: str, done: int, total: int) -> None:
+        heard.append(row)
+        if row.startswith("kill"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        plan(
+            _custom_config(Tells()),
+            win_rates=[0.45, 0.5, 0.6],
+            horizon=60,
+            paths=100,
+            jobs=2,
+            progress=interrupt,
+        )
+    assert any(row.startswith("kill") for row in heard)
+    seen = {int(line) for line in pids.read_text("utf-8").split()}
+    assert seen
+    assert os.getpid() not in seen
+    for pid in seen:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # exited and reaped
+    assert _no_children()

@@ -10,8 +10,14 @@ time) and the pass goes on with a placeholder, so the rows run while the planner
 solves the next thresholds. The second pass *replays*: each row is the child's
 answer, in the same order (a row whose child failed, or that the first pass did not
 ask for, is computed in process, so an error is raised as it would be without jobs).
-Thresholds and tables are cached by the criteria (``functools.lru_cache``), so the
-second pass costs little.
+Thresholds are cached by the criteria (``functools.lru_cache``) and the gates'
+tables by the plan (:meth:`~.setting.PlanSetting.once`), so the second pass costs
+little. The kill switch is planned in a child of its own (which forks its rows in
+turn, both passes there): its thresholds (the exact win-rate CUSUM's, the EV CUSUM's
+bootstrap designs) take about as long as the gates' longest row, and are solved
+while the gates are planned. A child is not a daemon (a daemon could not fork its
+rows); each is terminated and reaped when its pool is left, and a terminated child
+reaps its own before it exits.
 
 Children are forked rather than spawned because a row's scans are closures over the
 configuration's criteria, which need not be picklable (a custom criterion): a forked
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
 import sys
 import threading
 from multiprocessing.connection import Connection, wait
@@ -38,7 +45,8 @@ __all__ = ["Result", "RowPool", "can_fork"]
 Result = List[List[Optional[int]]]
 """A row's times: one list per table (:func:`~.runs.simulate`)."""
 
-Compute = Callable[[Optional[Progress]], Result]
+Compute = Callable[[Optional[Progress]], Any]
+"""Work for a child: given where to report progress, its (picklable) answer."""
 
 
 def can_fork() -> bool:
@@ -50,16 +58,21 @@ def can_fork() -> bool:
     return threading.active_count() == 1
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(1)  # unwinds the child: its own children are reaped on the way
+
+
 def _child(compute: Compute, conn: Connection) -> None:
-    """Run in the child: the row's times, or a failure, sent back; progress relayed."""
+    """Run in the child: the answer, or a failure, sent back; progress relayed."""
 
     def progress(row: str, done: int, total: int) -> None:
         conn.send(("progress", (row, done, total)))
 
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         result = compute(progress)
         conn.send(("done", result))
-    except BaseException:  # the parent computes the row again, and raises
+    except BaseException:  # the parent computes it again, and raises
         with contextlib.suppress(BaseException):  # unless it is gone (interrupted)
             conn.send(("failed", None))
     finally:
@@ -67,21 +80,23 @@ def _child(compute: Compute, conn: Connection) -> None:
 
 
 class RowPool:
-    """Monte Carlo rows computed in forked children, at most ``jobs`` at a time.
+    """Work computed in forked children, at most ``jobs`` at a time.
 
-    Use as a context manager; :meth:`record` while the first pass runs,
-    :meth:`collect` between the passes, :meth:`replay` during the second. On leaving
-    (an error or Ctrl-C included) every child still running is terminated and reaped.
+    Use as a context manager. Monte Carlo rows: :meth:`record` while the first pass
+    runs, :meth:`collect` between the passes, :meth:`replay` during the second. Any
+    other work: :meth:`submit`, then :meth:`take`. On leaving (an error or Ctrl-C
+    included) every child still running is terminated and reaped (and reaps its own).
     """
 
     def __init__(self, jobs: int, progress: Optional[Progress]) -> None:
         self.jobs = jobs
         self.progress = progress
         self.context = multiprocessing.get_context("fork")
-        self.recorded: List[str] = []
+        self.count = 0
+        self.recorded: List[Tuple[int, str]] = []
         self.running: Dict[int, Tuple[Any, Connection]] = {}
         self.waiting: List[Tuple[int, Compute]] = []
-        self.results: Dict[int, Result] = {}
+        self.results: Dict[int, Any] = {}
         self.replayed = 0
 
     def __enter__(self) -> RowPool:
@@ -118,26 +133,39 @@ class RowPool:
             conn.close()
 
     def _start(self) -> None:
-        """Fork a child for each waiting row while fewer than ``jobs`` run."""
+        """Fork a child for each waiting piece of work while fewer than ``jobs`` run."""
         while self.waiting and len(self.running) < self.jobs:
             index, compute = self.waiting.pop(0)
             receiver, sender = self.context.Pipe(duplex=False)
-            process = self.context.Process(target=_child, args=(compute, sender), daemon=True)
+            process = self.context.Process(target=_child, args=(compute, sender))
             process.start()
             sender.close()
             self.running[index] = (process, receiver)
+
+    def submit(self, compute: Compute) -> int:
+        """Queue ``compute`` for a child (forked as soon as one of the jobs is free)."""
+        if self.running:
+            self._receive(0)
+        index = self.count
+        self.count += 1
+        self.waiting.append((index, compute))
+        self._start()
+        return index
+
+    def take(self, index: int) -> Optional[Any]:
+        """The answer of submitted work (waiting for it), or None if its child failed."""
+        while index in self.running or any(i == index for i, _ in self.waiting):
+            self._start()
+            self._receive(None)
+        return self.results.pop(index, None)
 
     def record(self, label: str, tables: int, paths: int, compute: Compute) -> Result:
         """Queue the row for a child; a placeholder (no table fires) meanwhile.
 
         The planner goes on at once (its own work, e.g. solving thresholds, overlaps
-        the rows); a child is forked as soon as one of the ``jobs`` is free.
+        the rows).
         """
-        if self.running:
-            self._receive(0)
-        self.waiting.append((len(self.recorded), compute))
-        self.recorded.append(label)
-        self._start()
+        self.recorded.append((self.submit(compute), label))
         return [[None] * paths for _ in range(tables)]
 
     def collect(self) -> None:
@@ -148,10 +176,11 @@ class RowPool:
 
     def replay(self, label: str, compute: Compute) -> Result:
         """The row's times from its child, in the order recorded; else computed here."""
-        index = self.replayed
+        at = self.replayed
         self.replayed += 1
-        if index < len(self.recorded) and self.recorded[index] == label:
-            found = self.results.pop(index, None)
+        if at < len(self.recorded) and self.recorded[at][1] == label:
+            found: Optional[Result] = self.results.pop(self.recorded[at][0], None)
             if found is not None:
                 return found
-        return compute(self.progress)
+        result: Result = compute(self.progress)
+        return result

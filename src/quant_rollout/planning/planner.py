@@ -8,6 +8,7 @@ import os
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
     Dict,
     Hashable,
     Iterable,
@@ -15,6 +16,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    TypeVar,
     Union,
 )
 
@@ -54,6 +56,8 @@ DEFAULT_PATHS = 2_000
 
 DEFAULT_EV_LEVELS: Tuple[float, ...] = (-0.05, 0.0, 0.025, 0.05, 0.10)
 """The true EV levels (per dollar) planned from a trade history when none are given."""
+
+_T = TypeVar("_T")
 
 ConfigLike = Union["Rollout", RolloutConfig, Any]
 
@@ -210,25 +214,35 @@ def plan(
     elif not isinstance(payoff, Payoff):
         raise ConfigError(f"payoff must be a Payoff, got {payoff!r}")
 
-    at = (config, payoff, horizon_, tpd, paths_, seed_, sample, progress)
+    at = (config, payoff, horizon_, tpd, paths_, seed_, sample)
 
-    def parts(setting: PlanSetting) -> Tuple[Tuple[GatePlan, ...], Tuple[KillPlan, ...]]:
-        return (
-            tuple(
-                plan_gate(setting, a, b, rates, evs)
-                for a, b in zip(config.stages, config.stages[1:])
-            ),
-            plan_kills(setting, rates, evs, drop),
+    def gates(setting: PlanSetting) -> Tuple[GatePlan, ...]:
+        return tuple(
+            plan_gate(setting, a, b, rates, evs) for a, b in zip(config.stages, config.stages[1:])
         )
 
-    if jobs_ > 1 and can_fork():
+    def kills_(setting: PlanSetting) -> Tuple[KillPlan, ...]:
+        return plan_kills(setting, rates, evs, drop)
+
+    def forked(part: Callable[[PlanSetting], _T], told: Optional[Progress]) -> _T:
+        """The part made twice, its Monte Carlo rows in children (:mod:`.parallel`)."""
         memo: Dict[Hashable, Any] = {}  # tables both passes would compute alike
-        with RowPool(jobs_, progress) as pool:
-            parts(PlanSetting(*at, pool=pool, recording=True, memo=memo))
-            pool.collect()
-            transitions, kills = parts(PlanSetting(*at, pool=pool, memo=memo))
+        with RowPool(jobs_, told) as rows:
+            part(PlanSetting(*at, told, pool=rows, recording=True, memo=memo))
+            rows.collect()
+            return part(PlanSetting(*at, told, pool=rows, memo=memo))
+
+    if jobs_ > 1 and can_fork():
+        # The kill switch's thresholds take as long as the gates' longest row: the
+        # switch is planned in a child of its own (which forks its rows in turn).
+        with RowPool(1, progress) as parts:
+            kill_part = parts.submit(lambda told: forked(kills_, told))
+            transitions = forked(gates, progress)
+            kills: Optional[Tuple[KillPlan, ...]] = parts.take(kill_part)
+        if kills is None:  # the child failed: planned here, so that its error is raised
+            kills = forked(kills_, progress)
     else:
-        transitions, kills = parts(PlanSetting(*at))
+        transitions, kills = gates(PlanSetting(*at, progress)), kills_(PlanSetting(*at, progress))
     if has_calendar_notes(config):
         start = parse_instant(system_clock() if calendar_from is None else calendar_from)
         transitions = tuple(
