@@ -194,3 +194,20 @@ def test_an_interruption_leaves_no_grandchild_behind(tmp_path: Path) -> None:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # exited and reaped
     assert _no_children()
+
+
+def test_a_child_reads_no_pipe_so_a_gone_parent_is_noticed() -> None:
+    # A child holding a pipe's read end would wait forever, writing to a full pipe
+    # whose only reader is itself, once its parent is gone (killed with SIGTERM alone).
+    other, _ = multiprocessing.Pipe(duplex=False)  # the end of another pool's child
+    _parallel._receivers.add(other)
+    try:
+        with _parallel.RowPool(2, None) as pool:
+            index = pool.submit(lambda progress: (other.closed, len(_parallel._receivers)))
+            assert pool.take(index) == (True, 0)  # closed there, its own end too
+        assert not other.closed  # still read here
+    finally:
+        _parallel._receivers.discard(other)
+        other.close()
+    assert _parallel._receivers == set()
+    assert _no_children()

@@ -17,7 +17,10 @@ turn, both passes there): its thresholds (the exact win-rate CUSUM's, the EV CUS
 bootstrap designs) take about as long as the gates' longest row, and are solved
 while the gates are planned. A child is not a daemon (a daemon could not fork its
 rows); each is terminated and reaped when its pool is left, and a terminated child
-reaps its own before it exits.
+reaps its own before it exits. Ctrl-C reaches every process of the command at once,
+and each exits at once. A planner killed on its own (SIGTERM, SIGKILL) cannot stop
+its children: each finishes the work under way, finds its answer's pipe closed, and
+exits (a few seconds on the ``init`` plan).
 
 Children are forked rather than spawned because a row's scans are closures over the
 configuration's criteria, which need not be picklable (a custom criterion): a forked
@@ -36,7 +39,7 @@ import signal
 import sys
 import threading
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from .runs import Progress
 
@@ -62,8 +65,17 @@ def _terminated(signum: int, frame: object) -> None:
     raise SystemExit(1)  # unwinds the child: its own children are reaped on the way
 
 
+_receivers: Set[Connection] = set()
+"""The ends this process reads its children's answers from; a child forked later
+closes its copies, so that a child whose parent is gone is told so (EPIPE) when it
+writes, instead of waiting forever on a full pipe that it could read itself."""
+
+
 def _child(compute: Compute, conn: Connection) -> None:
     """Run in the child: the answer, or a failure, sent back; progress relayed."""
+    for inherited in list(_receivers):
+        inherited.close()
+    _receivers.clear()
 
     def progress(row: str, done: int, total: int) -> None:
         conn.send(("progress", (row, done, total)))
@@ -104,12 +116,17 @@ class RowPool:
 
     def __exit__(self, *exc: object) -> None:
         self.waiting.clear()
-        for process, _ in self.running.values():
-            process.terminate()
         for process, conn in self.running.values():
+            process.terminate()
+            self._close(conn)  # a child writing to it is told the parent is gone
+        for process, _ in self.running.values():
             process.join()
-            conn.close()
         self.running.clear()
+
+    @staticmethod
+    def _close(conn: Connection) -> None:
+        _receivers.discard(conn)
+        conn.close()
 
     def _receive(self, timeout: Optional[float]) -> None:
         """Handle what the children have sent (waiting up to ``timeout`` for it)."""
@@ -130,13 +147,14 @@ class RowPool:
                 self.results[index] = value
             process, _ = self.running.pop(index)
             process.join()
-            conn.close()
+            self._close(conn)
 
     def _start(self) -> None:
         """Fork a child for each waiting piece of work while fewer than ``jobs`` run."""
         while self.waiting and len(self.running) < self.jobs:
             index, compute = self.waiting.pop(0)
             receiver, sender = self.context.Pipe(duplex=False)
+            _receivers.add(receiver)  # closed in the child, which only writes
             process = self.context.Process(target=_child, args=(compute, sender))
             process.start()
             sender.close()
