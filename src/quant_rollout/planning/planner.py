@@ -224,10 +224,10 @@ def plan(
     def kills_(setting: PlanSetting) -> Tuple[KillPlan, ...]:
         return plan_kills(setting, rates, evs, drop)
 
-    def forked(part: Callable[[PlanSetting], _T], told: Optional[Progress]) -> _T:
+    def forked(part: Callable[[PlanSetting], _T], told: Optional[Progress], jobs: int) -> _T:
         """The part made twice, its Monte Carlo rows in children (:mod:`.parallel`)."""
         memo: Dict[Hashable, Any] = {}  # tables both passes would compute alike
-        with RowPool(jobs_, told) as rows:
+        with RowPool(jobs, told) as rows:
             part(PlanSetting(*at, told, pool=rows, recording=True, memo=memo))
             rows.collect()
             return part(PlanSetting(*at, told, pool=rows, memo=memo))
@@ -236,11 +236,12 @@ def plan(
         # The kill switch's thresholds take as long as the gates' longest row: the
         # switch is planned in a child of its own (which forks its rows in turn).
         with RowPool(1, progress) as parts:
-            kill_part = parts.submit(lambda told: forked(kills_, told))
-            transitions = forked(gates, progress)
+            kill_part = parts.submit(lambda told: forked(kills_, told, jobs_))
+            # The kill switch's child has a CPU to itself while it solves thresholds.
+            transitions = forked(gates, progress, max(1, jobs_ - 1))
             kills: Optional[Tuple[KillPlan, ...]] = parts.take(kill_part)
         if kills is None:  # the child failed: planned here, so that its error is raised
-            kills = forked(kills_, progress)
+            kills = forked(kills_, progress, jobs_)
     else:
         transitions, kills = gates(PlanSetting(*at, progress)), kills_(PlanSetting(*at, progress))
     if has_calendar_notes(config):
