@@ -79,6 +79,7 @@ __all__ = [
     "TrackerFactory",
     "TrackerKey",
     "TradesAhead",
+    "experiment_kill_tracker_key",
     "experiment_tracker_key",
     "feeds_in_time_order",
     "gate_tracker_key",
@@ -150,7 +151,7 @@ def feeds_in_time_order(tracker: object) -> bool:
 
 
 TrackerKey = NewType("TrackerKey", str)
-"""Names a tracker on :class:`StageEvidence`; made only by the two functions below."""
+"""Names a tracker on :class:`StageEvidence`; made only by the functions below."""
 
 
 def gate_tracker_key(stage: int) -> TrackerKey:
@@ -161,6 +162,12 @@ def gate_tracker_key(stage: int) -> TrackerKey:
 def experiment_tracker_key() -> TrackerKey:
     """The key of an experiment stage's tracker (its arms' evidence): ``experiment``."""
     return TrackerKey("experiment")
+
+
+def experiment_kill_tracker_key() -> TrackerKey:
+    """The key of the tracker that runs the kill switch on an experiment stage's arms
+    (every trade as it arrives): ``experiment.kill``."""
+    return TrackerKey("experiment.kill")
 
 
 def kill_tracker_key(index: int) -> TrackerKey:

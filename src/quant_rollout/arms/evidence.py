@@ -41,7 +41,7 @@ from enum import Enum
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError, CorruptStateError, InvalidTradeError
-from ..evidence import StageEvidence
+from ..evidence import EvidenceTracker, StageEvidence
 from ..kill import KillSwitch
 from ..metrics import MetricsAccumulator
 from ..stats.srm import SampleRatioTest
@@ -229,6 +229,22 @@ class ExperimentReport:
         raise ConfigError(f"no arm named {_short(name)} in this experiment")
 
 
+class _ArmKillTracker:
+    """The kill switch's view of an :class:`ExperimentEvidence`: every trade as it
+    arrives, append-only in the caller's list order (see ``arrival_order`` in
+    :mod:`quant_rollout.evidence`)."""
+
+    __slots__ = ("evidence",)
+    order_sensitive = True
+    arrival_order = True
+
+    def __init__(self, evidence: ExperimentEvidence) -> None:
+        self.evidence = evidence
+
+    def add(self, trade: TradeOutcome) -> None:
+        self.evidence.watch(trade)
+
+
 class _ArmTally:
     __slots__ = (
         "already_reported",
@@ -360,7 +376,12 @@ class ExperimentEvidence:
     # -- input ------------------------------------------------------------------------
 
     order_sensitive = True
-    """As a tracker on a stage's evidence: the comparisons pair trades in order."""
+    complete_evidence = True
+    """As a tracker on a stage's evidence (key
+    :func:`~quant_rollout.evidence.experiment_tracker_key`): the comparisons and the
+    arms' tallies take the complete prefix, append-only in the order the trades were
+    opened, as a gate does; the kill switch takes every trade as it arrives through
+    :meth:`kill_tracker`. A late trade so never rebuilds the experiment's evidence."""
 
     def check(self, trade: TradeOutcome, index: int) -> None:
         """Raise what :meth:`add_trade` would raise for ``trade``, changing nothing.
@@ -375,10 +396,24 @@ class ExperimentEvidence:
             self._checked(trade, index)
 
     def add(self, trade: TradeOutcome) -> None:
-        """Count one trade already :meth:`check`-ed (the evidence-tracker protocol);
-        one tagged :data:`PLAIN_ARM` is left out."""
+        """Count one trade already :meth:`check`-ed in the tallies and comparisons (the
+        evidence-tracker protocol, complete prefix); one tagged :data:`PLAIN_ARM` is
+        left out. The kill switch takes trades through :meth:`kill_tracker`."""
         if not self._plain(trade):
-            self.add_trade(trade, -1)
+            self._compare(trade, self._checked(trade, -1))
+
+    def kill_tracker(self) -> EvidenceTracker:
+        """The tracker that runs the kill switch on every arm's own trades, fed every
+        closed trade as it arrives (``arrival_order``, key
+        :func:`~quant_rollout.evidence.experiment_kill_tracker_key`); trades must be
+        :meth:`check`-ed first."""
+        return _ArmKillTracker(self)
+
+    def watch(self, trade: TradeOutcome) -> None:
+        """Run the kill switch on one :meth:`check`-ed trade (arrival order); one
+        tagged :data:`PLAIN_ARM` is left out."""
+        if not self._plain(trade):
+            self._watch(trade, arm_of(trade, -1, self._names))
 
     def _plain(self, trade: TradeOutcome) -> bool:
         metadata = trade.metadata
@@ -408,7 +443,9 @@ class ExperimentEvidence:
         return name
 
     def add_trade(self, trade: TradeOutcome, index: int) -> None:
-        """Count one closed trade of the experiment; ``index`` names it in errors.
+        """Count one closed trade of the experiment in the comparisons and the kill
+        switch at once (for callers that feed trades in their own order, as replay
+        does); ``index`` names it in errors.
 
         Raises:
             InvalidTradeError: no arm or an unknown arm, or a trade outside the bounds
@@ -416,19 +453,27 @@ class ExperimentEvidence:
         """
         # Check every bound first so that a bad trade changes nothing.
         name = self._checked(trade, index)
+        self._watch(trade, name)
+        self._compare(trade, name)
+
+    def _watch(self, trade: TradeOutcome, name: str) -> None:
+        kill_evidence = self._kill_evidence.get(name)
+        if kill_evidence is None or self._kill_switch is None:
+            return
+        self._report = None
+        kill_evidence.add(trade, (trade.instant_us, kill_evidence.n))
+        if name not in self._killed and name not in self.dropped:
+            tripped, why = self._kill_switch.judge_evidence(kill_evidence)
+            if tripped:
+                self._killed[name] = why or "kill switch tripped"
+
+    def _compare(self, trade: TradeOutcome, name: str) -> None:
         self._report = None
         control = name == self.experiment.control
         groups = list(self._tests.values()) if control else [self._tests[name]]
         ev_return = trade.pnl / trade.size if trade.size > 0 else None
         tally = self._tallies[name]
         tally.metrics.add(trade)
-        kill_evidence = self._kill_evidence.get(name)
-        if kill_evidence is not None and self._kill_switch is not None:
-            kill_evidence.add(trade, (trade.instant_us, tally.metrics.n))
-            if name not in self._killed and name not in self.dropped:
-                tripped, why = self._kill_switch.judge_evidence(kill_evidence)
-                if tripped:
-                    self._killed[name] = why or "kill switch tripped"
         for tests in groups:
             for metric, test in tests.items():
                 if metric is Metric.WIN_RATE:

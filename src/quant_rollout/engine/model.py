@@ -19,7 +19,13 @@ from ..arms import Experiment
 from ..arms.evidence import PLAIN_ARM, ExperimentEvidence
 from ..calendar import Rule, Schedule, Window, load_zone, parse_blackouts, parse_windows
 from ..errors import ConfigError, CorruptStateError, excerpt
-from ..evidence import EvidenceTracker, TrackerKey, experiment_tracker_key, gate_tracker_key
+from ..evidence import (
+    EvidenceTracker,
+    TrackerKey,
+    experiment_kill_tracker_key,
+    experiment_tracker_key,
+    gate_tracker_key,
+)
 from ..gates import Gate, GateProof
 from ..kill import KillSwitch
 from ..metrics import Metrics
@@ -365,13 +371,17 @@ class RolloutConfig:
         The EV test of the next stage's gate when it is a confidence gate (key
         :func:`~quant_rollout.evidence.gate_tracker_key`), one tracker per kill
         criterion (``kill[i]``; none for 0.1's criteria) and, on an experiment stage,
-        the arms' evidence (``experiment``), continuing from the state's
-        ``experiment`` snapshot given as ``experiment``.
+        the arms' evidence (``experiment``: the comparisons, fed the complete prefix),
+        continuing from the state's ``experiment`` snapshot given as ``experiment``,
+        and its kill switch on every arm (``experiment.kill``, fed every trade as it
+        arrives).
         """
         stage, _since, proof, window, _arms = Epoch(*epoch)  # also takes (stage, since)
         trackers: Dict[TrackerKey, EvidenceTracker] = {}
         if self.stage(stage).experiment is not None:
-            trackers[experiment_tracker_key()] = self.experiment_evidence(stage, experiment)
+            arms = self.experiment_evidence(stage, experiment)
+            trackers[experiment_tracker_key()] = arms
+            trackers[experiment_kill_tracker_key()] = arms.kill_tracker()
         target = self.next_stage(stage)
         if target is not None and target.gate is not None:
             gate_tracker = windowed_gate(target.gate, window).tracker()
