@@ -2,6 +2,7 @@
 
     python benchmarks/bench_tick_arms.py           # 10k, 100k and 1M trades (a few minutes)
     python benchmarks/bench_tick_arms.py --quick   # 1k and 20k trades (CI smoke)
+    python benchmarks/bench_tick_arms.py --late    # only the late-trade table (4 below)
 
 Measures, with ``time.perf_counter``, a two-arm experiment stage (control and one
 candidate, 50/50, win rate deciding, no winner yet: both arms win 50%) whose evidence is
@@ -13,6 +14,10 @@ the whole history:
    file: the opportunity counts are state).
 2. **The first tick** after a start, which reads the whole list.
 3. **Rollout.route(key)** on the experiment stage, median of 7 runs of 100,000 calls.
+4. **A tick that adds a late trade** (memory store): opened an hour before the latest
+   trade counted, as a trade held longer than the ones after it arrives. Before each
+   timed tick an untimed one adds a trade in order, so every timed trade is late;
+   against the same ticks with the timed trade in order.
 
 Prints markdown; benchmarks/README.md holds a run's figures.
 """
@@ -90,6 +95,48 @@ def _tick_figures(n: int, store: str, folder: Path, ticks: int) -> List[float]:
     return [first, statistics.median(plain), statistics.median(counted)]
 
 
+LATE_SECONDS = 3600
+
+
+def _late_ticks(n: int, reps: int, *, late: bool) -> float:
+    """Median seconds of ``reps`` ticks adding one trade each (memory store); with
+    ``late``, each was opened :data:`LATE_SECONDS` (at most n/2 s) before the latest
+    one counted."""
+    clock = ManualClock(T0 - 10)
+    rollout = _rollout("memory", Path("."), clock)
+    trades = _trades(n)
+    clock.advance(n + 10)
+    rollout.tick(trades)
+    arms = ("control", "wide")
+    timed = []
+    for k in range(reps):
+        i = n + 2 * k
+        trades.append(TradeOutcome(1.0, 1.0, T0 + i, metadata={"arm": arms[i % 2]}))
+        clock.advance(2)
+        rollout.tick(trades)  # untimed: the latest open time moves on
+        stamp = T0 + i + 1 - (min(LATE_SECONDS, n // 2) if late else 0)
+        trades.append(TradeOutcome(-1.0, 1.0, stamp, metadata={"arm": arms[(i + 1) % 2]}))
+        start = time.perf_counter()
+        rollout.tick(trades)
+        timed.append(time.perf_counter() - start)
+    return statistics.median(timed)
+
+
+def print_late(sizes: List[int]) -> None:
+    print("### One tick adding a late trade on a two-arm experiment stage (median)\n")
+    print("| trades | ticks timed | +1 trade in order | +1 late trade | late / in order |")
+    print("|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        reps = max(5, min(200, 200_000 // n))
+        in_order = _late_ticks(n, reps, late=False)
+        late = _late_ticks(n, reps, late=True)
+        print(
+            f"| {n:,} | {reps:,} | {_us(in_order)} | {_us(late)} | {late / in_order:,.1f}x |",
+            flush=True,
+        )
+    print()
+
+
 def _route_figure(folder: Path) -> float:
     rollout = _rollout("memory", folder, ManualClock(T0))
     keys = [f"signal-{i}" for i in range(100_000)]
@@ -113,8 +160,12 @@ def _s(seconds: float) -> str:
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (CI smoke)")
+    parser.add_argument("--late", action="store_true", help="only the late-trade table")
     args = parser.parse_args(argv)
     sizes = (1_000, 20_000) if args.quick else (10_000, 100_000, 1_000_000)
+    if args.late:
+        print_late(list(sizes[:2]))
+        return 0
     ticks = 200 if args.quick else 2_000
     print("### A tick on a two-arm experiment stage (median of", ticks // 2, "each)\n")
     print(
