@@ -21,6 +21,16 @@ experiment every trade must carry one of the experiment's arm names; a trade wit
 or with another name is an :class:`~quant_rollout.errors.InvalidTradeError` naming the
 trade, never silently counted to control.
 
+**Which trades, in which order.** On a rollout's stage (:mod:`quant_rollout.evidence`)
+the comparisons and each arm's tallies take the *complete prefix*, as a gate does: the
+trades opened before the oldest still open, append-only in the order they were opened
+(a bot that takes profits fast and holds its losers would otherwise show each arm's
+quick wins first and crown the arm that closes its wins fastest). The kill switch on
+each arm takes every closed trade as it arrives, in the order of the bot's list
+(:meth:`ExperimentEvidence.kill_tracker`), as the stage's own kill switch does. Neither
+re-reads a trade: a late one is added at the end, never replayed.
+:meth:`ExperimentEvidence.add_trade` feeds both at once, in the caller's order.
+
 **Opportunities and trades.** The bot reports how many opportunities each arm was routed
 since its last report (:meth:`ExperimentEvidence.add_opportunities`); a trade is usually
 reported later, when it closes. For the PnL-per-opportunity comparison each report
