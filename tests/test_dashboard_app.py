@@ -535,7 +535,7 @@ def test_an_experiment_stage_shows_its_arms_where_the_gate_would_be(
     config.write_text(EXPERIMENT_CONFIG.format(size=10), encoding="utf-8")
     start = END - timedelta(days=1)
     clock = ManualClock(start)
-    rollout = Rollout.from_config(config, clock=clock)
+    rollout = Rollout.from_config(config, clock=clock, max_holding_seconds=0)
     # Stage 0 passes its gate (min_n = 5), then the veto window expires.
     outcomes = [
         TradeOutcome(1.0, 1.0, (start + timedelta(minutes=i)).isoformat()) for i in range(5)

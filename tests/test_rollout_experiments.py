@@ -79,7 +79,9 @@ def config(tmp_path: Path) -> Path:
 
 
 def bot(config: Path, clock: ManualClock) -> Rollout:
-    return Rollout.from_config(config, clock=clock)
+    # This bot's trades close as they open: it says so, or an experiment would judge
+    # only trades opened a day ago (the fail-closed default).
+    return Rollout.from_config(config, clock=clock, max_holding_seconds=0)
 
 
 def at_stage_1(config: Path, clock: ManualClock) -> Rollout:
@@ -531,3 +533,24 @@ params = { max_entry_price = 0.50 }
 num = 2
 params = { size = 10 }
 """
+
+
+def test_an_experiment_that_hears_nothing_of_open_trades_judges_a_day_behind(
+    config: Path, tmp_path: Path
+) -> None:
+    # Fail closed: an experiment is a confidence judgement, so a bot that says nothing
+    # about its open trades gets the confidence gates' default (trades opened at least
+    # a day ago). Counting every closed trade at once favours the arm that takes its
+    # profits fast and holds its losers.
+    clock = ManualClock(T0)
+    rollout = Rollout.from_config(config, clock=clock)
+    first = TradeOutcome(pnl=1.0, size=1.0, timestamp=T0 - 60)
+    rollout.tick([first])
+    clock.advance(minutes=11)
+    assert rollout.tick([first]).action is RolloutAction.NOOP  # opened a minute before
+    clock.advance(days=1)
+    assert rollout.tick([first]).action is RolloutAction.VETO_OPEN
+    # The same bot saying nothing is open judges at once.
+    told = Rollout.from_config(config, clock=ManualClock(T0), state_path=tmp_path / "b.json")
+    told.tick([first], open_trades=[])
+    assert told.tick([first], open_trades=[]).action is RolloutAction.VETO_OPEN

@@ -65,8 +65,9 @@ __all__ = ["DEFAULT_MAX_HOLDING_SECONDS", "PLAIN_ARM", "Rollout", "RolloutStatus
 # experiment (quant_rollout.arms.evidence.PLAIN_ARM).
 
 DEFAULT_MAX_HOLDING_SECONDS = 86_400.0
-"""How long a confidence gate assumes a trade may stay open when the bot says nothing
-about its open trades: a day. Only trades opened at least this long ago are judged."""
+"""How long a confidence gate or an experiment assumes a trade may stay open when the
+bot says nothing about its open trades: a day. Only trades opened at least this long
+ago are judged."""
 
 Instants = Iterable[Any]
 
@@ -205,8 +206,8 @@ class Rollout:
             judges every trade opened at least this long ago, even when a tick does
             not say what is open. Default None: a tick's ``open_trades`` or
             ``closed_through`` says it, and without them a rollout with a confidence
-            gate assumes :data:`DEFAULT_MAX_HOLDING_SECONDS` (a day) and one without
-            judges every closed trade, as quant-rollout 0.1 did.
+            gate or an experiment stage assumes :data:`DEFAULT_MAX_HOLDING_SECONDS` (a
+            day) and one without judges every closed trade, as quant-rollout 0.1 did.
 
     Raises:
         ConfigError: any invalid stage, gate, kill switch or setting, naming the field.
@@ -240,8 +241,11 @@ class Rollout:
         if max_holding_seconds is not None:
             check_non_negative("Rollout", "max_holding_seconds", max_holding_seconds)
         self.max_holding_seconds = max_holding_seconds
+        # Confidence gates and experiments judge only complete evidence: with nothing
+        # said about open trades they assume a day (fail closed, see _complete_before).
         self._confidence_gates = any(
-            s.gate is not None and s.gate.confidence is not None for s in self.config.stages
+            (s.gate is not None and s.gate.confidence is not None) or s.experiment is not None
+            for s in self.config.stages
         )
         if (state_path is None) == (store is None):
             raise ConfigError("give exactly one of state_path (a JSON file) or store")
@@ -267,12 +271,14 @@ class Rollout:
         *,
         clock: Optional[Clock] = None,
         state_path: Union[str, Path, None] = None,
+        max_holding_seconds: Optional[float] = None,
     ) -> Rollout:
         """Build the rollout declared in a TOML or JSON file (:mod:`quant_rollout.tools.config`).
 
         ``state_path`` overrides the file's ``state_path`` (a relative override is
         relative to the current directory, like any path argument). The bot and the
-        ``quant-rollout`` command can share one file this way.
+        ``quant-rollout`` command can share one file this way. ``max_holding_seconds``
+        is :class:`Rollout`'s: the longest a trade of this bot stays open.
 
         Raises:
             ConfigFileError: the file cannot be read, is invalid, or names no state
@@ -300,6 +306,7 @@ class Rollout:
             blackouts=loaded.blackouts,
             operator_hours=loaded.operator_hours,
             operator_zone=loaded.operator_zone,
+            max_holding_seconds=max_holding_seconds,
         )
 
     # -- 0.1 attributes
