@@ -61,10 +61,21 @@ def _trades(n: int) -> List[TradeOutcome]:
 
 def _rollout(store: str, folder: Path, clock: ManualClock) -> Rollout:
     kill = KillSwitch(wr_lookback=30, wr_threshold=0.1, ev_lookback=100, ev_threshold=-0.9)
+    # The bot's trades close as they open (max_holding_seconds=0): every trade is
+    # complete evidence, so each tick does the comparisons' whole work.
     if store == "memory":
-        rollout = Rollout(STAGES, kill, store=MemoryStore(), clock=clock, veto_window_seconds=0)
+        rollout = Rollout(
+            STAGES,
+            kill,
+            store=MemoryStore(),
+            clock=clock,
+            veto_window_seconds=0,
+            max_holding_seconds=0,
+        )
     else:
-        rollout = Rollout(STAGES, kill, folder / "state.json", 0, clock=clock)
+        rollout = Rollout(
+            STAGES, kill, folder / "state.json", 0, clock=clock, max_holding_seconds=0
+        )
     rollout.promote(1)  # the experiment stage; its evidence starts now
     return rollout
 

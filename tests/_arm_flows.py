@@ -52,7 +52,7 @@ class ArmFlow:
     win_minutes: int = 5
     loss_minutes: int = 60
     control_minutes: int = 30
-    report: Optional[str] = "open_trades"  # or None: the bot says nothing of open trades
+    report: Optional[str] = "open_trades"  # or None: says nothing (judged a day behind)
 
 
 def _rollout(flow: ArmFlow, seed: int, clock: ManualClock) -> Rollout:
@@ -68,8 +68,8 @@ def _rollout(flow: ArmFlow, seed: int, clock: ManualClock) -> Rollout:
         Stage(2, {"p": 2}),
     )
     rollout = Rollout(stages, NO_KILL, store=MemoryStore(), veto_window_seconds=0, clock=clock)
-    first = TradeOutcome(1.0, 1.0, T0 - 120)
-    assert rollout.tick([first]).action is RolloutAction.ADVANCE
+    first = TradeOutcome(1.0, 1.0, T0 - 120)  # nothing else is open yet
+    assert rollout.tick([first], open_trades=[]).action is RolloutAction.ADVANCE
     return rollout
 
 
