@@ -18,6 +18,7 @@ __all__ = [
     "PlanReport",
     "PlanRow",
     "cdf_from_times",
+    "format_share",
     "make_row",
 ]
 
@@ -209,7 +210,7 @@ class KillPlan:
         p90 = f"{zero.p90_trades:,}" if zero.p90_trades is not None else f">{horizon:,}"
         said = (
             f"a losing stage (EV/$ <= 0, win rate <= {self.break_even:.3g}) is killed "
-            f"with at least {_share(zero.probability)} within {horizon:,} trades (at "
+            f"with at least {format_share(zero.probability)} within {horizon:,} trades (at "
             f"break-even: median {median} trades, 90% by {p90})"
         )
         profitable = [r for r in rows if r.losing is False]
@@ -219,7 +220,9 @@ class KillPlan:
             if r.probability <= 0.0:
                 break
         if shown:
-            risks = ", ".join(f"{_share(r.probability)} at {_ev(r.ev_per_dollar)}/$" for r in shown)
+            risks = ", ".join(
+                f"{format_share(r.probability)} at {_ev(r.ev_per_dollar)}/$" for r in shown
+            )
             said += f"; a profitable stage is killed with {risks}"
         if self.purposes:
             said = f"protects against {' and '.join(self.purposes)}: " + said
@@ -247,8 +250,8 @@ def _ev(ev: Optional[float]) -> str:
     return "-" if ev is None else f"{0.0 if abs(ev) < _MONEY_TOLERANCE else ev:+.3f}"
 
 
-def _share(p: float) -> str:
-    """A probability as the plan's tables print it."""
+def format_share(p: float) -> str:
+    """A probability as the plan's tables and sentences print it."""
     if p <= 0.0:
         return "0%"
     if p >= 1.0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import List, Optional, Sequence
 
-from .report import EXACT, MONTE_CARLO, PlanReport, PlanRow
+from .report import EXACT, MONTE_CARLO, PlanReport, PlanRow, format_share
 
 __all__ = ["format_plan"]
 
@@ -108,20 +108,6 @@ def _all_rows(report: PlanReport) -> List[PlanRow]:
     return rows
 
 
-def _percent(p: float) -> str:
-    if p <= 0.0:
-        return "0%"
-    if p >= 1.0:
-        return "100%"
-    if p < 0.0001:
-        return "<0.01%"
-    if p > 0.9999:
-        return ">99.99%"
-    if p < 0.001 or p > 0.999:
-        return f"{100 * p:.2f}%"
-    return f"{100 * p:.1f}%"
-
-
 def _trades(n: Optional[int], se: Optional[float], horizon: int) -> str:
     if n is None:
         return f">{horizon}"
@@ -176,7 +162,7 @@ def _table(rows: Sequence[PlanRow], event: str, report: PlanReport) -> List[str]
             ev_text = "-" if ev is None else f"{0.0 if abs(ev) < 1e-9 else ev:+.3f}"
             cells += [ev_text, _money(r)]
         cells += [
-            _percent(r.probability) + (f" ±{100 * se:.2f}" if se else ""),
+            format_share(r.probability) + (f" ±{100 * se:.2f}" if se else ""),
             _trades(r.median_trades, r.median_se, horizon),
             _trades(r.p90_trades, r.p90_se, horizon),
         ]
